@@ -1,0 +1,143 @@
+"""Everything the hook needs to know about the remote end, parsed once from the Connection.
+
+Airflow's HttpHook pops connection extras one by one wherever it needs them; here the
+connection becomes one frozen object at construction, so a bad value fails early with
+a message that names the field and the fix, and tests can build settings directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_HOST = "https://graph.instagram.com"
+DEFAULT_API_VERSION = "v24.0"
+
+
+class SettingsError(ValueError):
+    """The ``instagram_graph`` connection holds a value we cannot use."""
+
+
+@dataclass(frozen=True)
+class GraphApiSettings:
+    """How to reach the Graph API and how politely.
+
+    :param base_url: scheme://host[:port] of the Graph API (or the simulator).
+    :param api_version: path prefix such as ``v24.0``; never hard-coded in calls.
+    :param app_id: the Meta app id; keys the app-wide usage throttle.
+    :param app_secret: signs each call with ``appsecret_proof`` when set.
+    :param access_token: a single account's token kept in the connection (optional).
+    :param calls_per_hour: our own sliding-window limit per account, shared via Redis.
+    :param timeout: seconds for connect and for read, per request.
+    :param usage_threshold_pct: pause all workers when Meta's usage headers pass this.
+    :param max_inline_wait: waits up to this long happen in the worker; longer ones are
+        raised as :class:`RateLimitError` so the operator can defer or retry later.
+    :param retry_base_delay: first backoff delay in seconds (doubles per retry).
+    :param retry_max_delay: cap of one backoff delay.
+    :param max_attempts: attempts per call, the first one included (3 retries).
+    """
+
+    base_url: str = DEFAULT_HOST
+    api_version: str = DEFAULT_API_VERSION
+    app_id: str = "default"
+    app_secret: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    calls_per_hour: int = 200
+    timeout: float = 30.0
+    usage_threshold_pct: float = 95.0
+    max_inline_wait: float = 60.0
+    retry_base_delay: float = 1.0
+    retry_max_delay: float = 30.0
+    max_attempts: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.api_version.startswith("v"):
+            raise SettingsError(
+                f"api_version {self.api_version!r} is not a Graph API version; use the form v24.0"
+            )
+        if self.calls_per_hour < 1:
+            raise SettingsError("calls_per_hour must be at least 1")
+        if self.timeout <= 0:
+            raise SettingsError("timeout must be a positive number of seconds")
+        if self.max_attempts < 1:
+            raise SettingsError("max_attempts must be at least 1")
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> GraphApiSettings:
+        """Build settings from an Airflow ``Connection`` of type ``instagram_graph``."""
+        extra = _extra_dict(conn)
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(extra) - known - {"app_secret"})
+        if unknown:
+            raise SettingsError(
+                f"connection {conn.conn_id!r} has unknown extra field(s) {unknown}; "
+                f"known fields are {sorted(known - {'base_url'})}"
+            )
+        values: dict[str, Any] = {"base_url": _base_url(conn.host, conn.port)}
+        if conn.password:
+            values["app_secret"] = conn.password
+        for name, value in extra.items():
+            if value in (None, ""):
+                continue
+            values[name] = _coerce(name, value, conn.conn_id)
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> GraphApiSettings:
+        return replace(self, **changes)
+
+    def url(self, path: str) -> str:
+        """Versioned URL for a Graph API path such as ``me/media``."""
+        return f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
+
+    def unversioned_url(self, path: str) -> str:
+        """URL without the version prefix (``refresh_access_token`` lives there)."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+
+_NUMERIC = {
+    "calls_per_hour": int,
+    "max_attempts": int,
+    "timeout": float,
+    "usage_threshold_pct": float,
+    "max_inline_wait": float,
+    "retry_base_delay": float,
+    "retry_max_delay": float,
+}
+
+
+def _coerce(name: str, value: Any, conn_id: str) -> Any:
+    kind = _NUMERIC.get(name)
+    if kind is None:
+        return str(value)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"connection {conn_id!r}: extra field {name!r} must be a number, got {value!r}"
+        ) from None
+
+
+def _extra_dict(conn: Any) -> dict[str, Any]:
+    extra = getattr(conn, "extra_dejson", None)
+    if extra is None and getattr(conn, "extra", None):
+        extra = json.loads(conn.extra)
+    # Older connection forms saved custom fields as extra__<conn_type>__<name>.
+    return {key.removeprefix(_FORM_PREFIX): value for key, value in (extra or {}).items()}
+
+
+_FORM_PREFIX = "extra__instagram_graph__"
+
+
+def _base_url(host: str | None, port: int | None) -> str:
+    if not host:
+        return DEFAULT_HOST
+    host = host.rstrip("/")
+    if "://" not in host:
+        host = f"https://{host}"
+    parts = urlsplit(host)
+    netloc = parts.netloc
+    if port and ":" not in netloc:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}"

@@ -1,0 +1,58 @@
+"""GraphApiSettings.from_connection: one place that reads the connection, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow.sdk import Connection
+from instagram_graph.settings import GraphApiSettings, SettingsError
+
+
+def conn(**kwargs) -> Connection:
+    return Connection(conn_id="instagram_graph_default", conn_type="instagram_graph", **kwargs)
+
+
+def test_defaults_point_at_instagram_login_host() -> None:
+    settings = GraphApiSettings.from_connection(conn())
+    assert settings.base_url == "https://graph.instagram.com"
+    assert settings.url("me/media") == f"https://graph.instagram.com/{settings.api_version}/me/media"
+    assert settings.calls_per_hour == 200 and settings.timeout == 30.0
+
+
+def test_extras_are_parsed_once_and_typed() -> None:
+    settings = GraphApiSettings.from_connection(
+        conn(
+            host="http://127.0.0.1",
+            port=8800,
+            password="app-secret",
+            extra='{"api_version": "v26.0", "calls_per_hour": "50", "timeout": 5, "app_id": "123"}',
+        )
+    )
+    assert settings.base_url == "http://127.0.0.1:8800"
+    assert settings.url("me") == "http://127.0.0.1:8800/v26.0/me"
+    assert (settings.calls_per_hour, settings.timeout, settings.app_id) == (50, 5.0, "123")
+    assert settings.app_secret == "app-secret"
+    assert "app-secret" not in repr(settings)
+
+
+def test_bare_host_gets_https() -> None:
+    assert GraphApiSettings.from_connection(conn(host="graph.facebook.com")).base_url == "https://graph.facebook.com"
+
+
+def test_old_form_prefix_is_understood() -> None:
+    settings = GraphApiSettings.from_connection(conn(extra='{"extra__instagram_graph__calls_per_hour": 10}'))
+    assert settings.calls_per_hour == 10
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ('{"calls_per_hour": "many"}', "calls_per_hour"),
+        ('{"api_version": "24"}', "v24.0"),
+        ('{"timout": 3}', "unknown extra field"),
+        ('{"calls_per_hour": 0}', "at least 1"),
+    ],
+)
+def test_bad_values_name_the_field_and_the_fix(extra: str, words: str) -> None:
+    with pytest.raises(SettingsError, match=words):
+        GraphApiSettings.from_connection(conn(extra=extra))
