@@ -1,0 +1,106 @@
+"""warehouse.upsert: COPY + merge, idempotent, all-or-nothing, faithful to awkward values."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import psycopg2
+import pytest
+
+from instagram_graph.warehouse import TableSpec, upsert
+
+SPEC = TableSpec(
+    name="things",
+    key=("thing_id",),
+    columns=("thing_id", "label", "count", "seen", "tags", "raw", "at"),
+    touch=("updated_at",),
+    arrays=("tags",),
+)
+
+
+@pytest.fixture
+def conn(pg_dsn):
+    conn = psycopg2.connect(pg_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS wh_test CASCADE; CREATE SCHEMA wh_test")
+        cur.execute(
+            """CREATE TABLE wh_test.things (
+                   thing_id text PRIMARY KEY, label text, count bigint, seen boolean,
+                   tags text[] NOT NULL DEFAULT '{}', raw jsonb NOT NULL DEFAULT '{}',
+                   at timestamptz, updated_at timestamptz NOT NULL DEFAULT now())"""
+        )
+    yield conn
+    conn.close()
+
+
+def rows_of(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT thing_id, label, count, seen, tags, raw, at, updated_at FROM wh_test.things ORDER BY 1")
+        return cur.fetchall()
+
+
+AWKWARD = "tab\there, new\nline, back\\slash, \"quotes\", {braces}, ünïcode 📸, \\N"
+AT = datetime(2026, 1, 11, 8, 0, tzinfo=timezone.utc)
+
+
+def sample(n: int = 3):
+    return [
+        {
+            "thing_id": f"id{i}",
+            "label": AWKWARD if i == 0 else None,
+            "count": i,
+            "seen": i % 2 == 0,
+            "tags": ["a", 'b "c"', "d\\e"] if i == 0 else [],
+            "raw": {"id": f"id{i}", "nested": {"text": AWKWARD}},
+            "at": AT,
+        }
+        for i in range(n)
+    ]
+
+
+def test_values_arrive_exactly(conn) -> None:
+    result = upsert(conn, SPEC, sample(), schema="wh_test")
+    assert (result.received, result.written) == (3, 3)
+    first = rows_of(conn)[0]
+    assert first[:7] == ("id0", AWKWARD, 0, True, ["a", 'b "c"', "d\\e"], {"id": "id0", "nested": {"text": AWKWARD}}, AT)
+    assert rows_of(conn)[1][1] is None
+
+
+def test_second_load_changes_nothing(conn) -> None:
+    upsert(conn, SPEC, sample(), schema="wh_test")
+    before = rows_of(conn)
+    result = upsert(conn, SPEC, sample(), schema="wh_test")
+    assert result.written == 0
+    assert rows_of(conn) == before  # updated_at untouched too
+
+
+def test_a_changed_row_is_updated_and_touched(conn) -> None:
+    upsert(conn, SPEC, sample(), schema="wh_test")
+    before = {r[0]: r for r in rows_of(conn)}
+    changed = sample()
+    changed[2]["count"] = 99
+    assert upsert(conn, SPEC, changed, schema="wh_test").written == 1
+    after = {r[0]: r for r in rows_of(conn)}
+    assert after["id2"][2] == 99 and after["id2"][7] > before["id2"][7]
+    assert after["id1"] == before["id1"]
+
+
+def test_duplicate_keys_in_one_batch_last_wins(conn) -> None:
+    rows = sample(2) + [{**sample(2)[1], "count": 7}]
+    result = upsert(conn, SPEC, rows, schema="wh_test")
+    assert (result.received, result.written) == (3, 2)
+    assert [r[2] for r in rows_of(conn)] == [0, 7]
+
+
+def test_a_failing_batch_leaves_the_table_as_it_was(conn) -> None:
+    upsert(conn, SPEC, sample(), schema="wh_test")
+    before = rows_of(conn)
+    bad = sample(5)
+    bad[4]["count"] = "not a number"
+    with pytest.raises(psycopg2.DataError):
+        upsert(conn, SPEC, bad, schema="wh_test")
+    assert rows_of(conn) == before
+
+
+def test_empty_input_is_a_no_op(conn) -> None:
+    assert upsert(conn, SPEC, [], schema="wh_test").written == 0
