@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg2 import sql
+
+
+_COPY_CHUNK = 1 << 20  # bytes per read from the buffer during COPY (psycopg2 default: 8 KiB)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ def upsert(conn: Any, spec: TableSpec, rows: Iterable[Mapping[str, Any]], *, sch
             cur.copy_expert(
                 sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols).as_string(cur),
                 _copy_buffer(deduped.values(), spec),
+                size=_COPY_CHUNK,
             )
             cur.execute(_merge_statement(target, staging, spec))
             written = cur.rowcount
@@ -126,26 +131,56 @@ def _merge_statement(target: sql.Identifier, staging: sql.Identifier, spec: Tabl
 
 # --- COPY text format -------------------------------------------------------------------
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile("[\\\\\t\n\r\x00]")
+_ESCAPE_TABLE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": None})
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _escape(text: str) -> str:
+    """COPY text-format escaping. Most cells need none, so test once before translating.
+
+    Postgres text cannot hold NUL, so it is dropped (Meta never sends it; a corrupt body might).
+    """
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    return text.translate(_ESCAPE_TABLE)
+
+
+def _json_text(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if "\\u0000" in text:  # jsonb refuses NUL even escaped; drop it, keep an escaped backslash
+        text = _JSON_NUL.sub(r"\1", text)
+    return _escape(text)
+
+
+# One formatter per Python type, looked up by exact type: the loader formats every cell,
+# and a dict lookup is much cheaper than a chain of isinstance checks.
+_FORMATTERS: dict[type, Any] = {
+    type(None): lambda _: "\\N",
+    str: _escape,
+    bool: lambda v: "t" if v else "f",
+    int: str,
+    float: repr,
+    Decimal: str,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    dict: _json_text,
+    list: _json_text,
+    tuple: _json_text,
+}
 
 
 def _copy_value(value: Any, is_array: bool = False) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, (int, float, Decimal)):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if is_array:
-        text = _array_literal(value)
-    elif isinstance(value, (dict, list, tuple)):
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    else:
-        text = str(value)
-    # Postgres text cannot hold NUL; Meta never sends it, a corrupt body might.
-    return text.replace("\x00", "").translate(_ESCAPES)
+    if is_array and value is not None:
+        return _escape(_array_literal(value))
+    formatter = _FORMATTERS.get(type(value))
+    if formatter is None:  # subclasses (e.g. pendulum.DateTime) and anything else
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, Mapping):
+            return _json_text(dict(value))
+        return _escape(str(value))
+    return formatter(value)
 
 
 def _array_literal(values: Sequence[Any]) -> str:
@@ -156,9 +191,21 @@ def _array_literal(values: Sequence[Any]) -> str:
 def _copy_buffer(rows: Iterable[Mapping[str, Any]], spec: TableSpec) -> io.StringIO:
     buffer = io.StringIO()
     write = buffer.write
-    flags = [(c, c in spec.arrays) for c in spec.columns]
-    for row in rows:
-        write("\t".join(_copy_value(row.get(c), is_array) for c, is_array in flags))
-        write("\n")
+    columns = spec.columns
+    if spec.arrays:
+        flags = [(c, c in spec.arrays) for c in columns]
+        for row in rows:
+            write("\t".join([_copy_value(row.get(c), is_array) for c, is_array in flags]))
+            write("\n")
+    else:
+        formatters = _FORMATTERS
+        for row in rows:
+            cells = []
+            for c in columns:
+                value = row.get(c)
+                formatter = formatters.get(type(value))
+                cells.append(formatter(value) if formatter is not None else _copy_value(value))
+            write("\t".join(cells))
+            write("\n")
     buffer.seek(0)
     return buffer

@@ -1,0 +1,97 @@
+"""Row mappers: Graph API objects -> long-format warehouse rows, raw payload kept."""
+
+from __future__ import annotations
+
+from instagram_graph.records import (
+    LIFETIME_END_TIME,
+    account_insight_rows,
+    child_rows,
+    comment_rows,
+    media_insight_rows,
+    media_row,
+    message_row,
+)
+
+SERIES = {
+    "name": "reach",
+    "period": "day",
+    "values": [{"value": 12, "end_time": "2026-01-11T08:00:00+0000"}, {"value": 15, "end_time": "2026-01-12T08:00:00+0000"}],
+    "id": "1/insights/reach/day",
+}
+TOTAL = {
+    "name": "reach",
+    "period": "day",
+    "total_value": {
+        "value": 45230,
+        "breakdowns": [
+            {
+                "dimension_keys": ["follow_type"],
+                "results": [{"dimension_values": ["FOLLOWER"], "value": 28000}, {"dimension_values": ["NON_FOLLOWER"], "value": 17230}],
+            }
+        ],
+    },
+}
+
+
+def test_time_series_is_one_row_per_value() -> None:
+    rows = list(account_insight_rows("1", SERIES, until=None))
+    assert [(r["end_time"], r["value"], r["breakdown"], r["metric_type"]) for r in rows] == [
+        ("2026-01-11T08:00:00+0000", 12, "", "time_series"),
+        ("2026-01-12T08:00:00+0000", 15, "", "time_series"),
+    ]
+
+
+def test_total_value_with_breakdowns_is_long_format() -> None:
+    rows = list(account_insight_rows("1", TOTAL, until="2026-01-12T00:00:00+0000"))
+    assert [(r["breakdown"], r["value"]) for r in rows] == [
+        ("", 45230),
+        ("follow_type=FOLLOWER", 28000),
+        ("follow_type=NON_FOLLOWER", 17230),
+    ]
+    assert {r["end_time"] for r in rows} == {"2026-01-12T00:00:00+0000"}
+
+
+def test_no_data_is_no_rows_not_zero() -> None:
+    assert list(account_insight_rows("1", {"name": "follower_count", "period": "day", "values": []}, None)) == []
+
+
+def test_breakdown_keys_are_sorted() -> None:
+    insight = {
+        "name": "follower_demographics",
+        "period": "lifetime",
+        "total_value": {"breakdowns": [{"dimension_keys": ["gender", "age"], "results": [{"dimension_values": ["F", "25-34"], "value": 3}]}]},
+    }
+    rows = list(account_insight_rows("1", insight, until=None))
+    assert rows[-1]["breakdown"] == "age=25-34&gender=F"
+    assert rows[0]["value"] is None  # total without a value: NULL, raw kept
+
+
+def test_media_lifetime_insights_sit_at_epoch() -> None:
+    rows = list(media_insight_rows("1", "m1", {"name": "reach", "period": "lifetime", "values": [{"value": 7}]}))
+    assert rows == [
+        {"media_id": "m1", "account_id": "1", "metric": "reach", "period": "lifetime", "end_time": LIFETIME_END_TIME,
+         "breakdown": "", "value": 7, "raw": {"value": 7}}
+    ]
+
+
+def test_media_row_keeps_raw_and_children_keep_order() -> None:
+    media = {
+        "id": "m1", "media_type": "CAROUSEL_ALBUM", "timestamp": "2026-01-11T08:00:00+0000", "new_field": "kept",
+        "children": {"data": [{"id": "c2", "media_type": "IMAGE"}, {"id": "c1", "media_type": "VIDEO"}]},
+    }
+    row = media_row("1", media)
+    assert row["media_id"] == "m1" and row["raw"]["new_field"] == "kept" and row["media_url"] is None
+    assert [(c["child_id"], c["position"], c["parent_id"]) for c in child_rows(media)] == [("c2", 0, "m1"), ("c1", 1, "m1")]
+
+
+def test_comments_flatten_replies_with_parent() -> None:
+    comment = {"id": "c1", "text": "hi", "replies": {"data": [{"id": "r1", "text": "yo"}]}}
+    rows = list(comment_rows("1", "m1", comment))
+    assert [(r["comment_id"], r["parent_comment_id"]) for r in rows] == [("c1", None), ("r1", "c1")]
+    assert "replies" not in rows[0]["raw"]
+
+
+def test_message_row_reads_from_and_to() -> None:
+    message = {"id": "x", "created_time": "2026-01-11T08:00:00+0000", "from": {"id": "u1"}, "to": {"data": [{"id": "a1"}]}, "message": "hello"}
+    row = message_row("a1", "conv", message)
+    assert (row["from_id"], row["to_id"], row["text"]) == ("u1", "a1", "hello")
