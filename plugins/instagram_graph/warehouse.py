@@ -65,11 +65,30 @@ class UpsertResult:
 
 
 def upsert(conn: Any, spec: TableSpec, rows: Iterable[Mapping[str, Any]], *, schema: str = "instagram") -> UpsertResult:
-    """Load ``rows`` into ``schema.spec.name`` in one transaction; return what changed.
+    """Load ``rows`` into ``schema.spec.name`` in one transaction; return what changed."""
+    return load(conn, [(spec, rows)], schema=schema)[spec.name]
+
+
+def load(
+    conn: Any,
+    batches: Sequence[tuple[TableSpec, Iterable[Mapping[str, Any]]]],
+    *,
+    schema: str = "instagram",
+) -> dict[str, UpsertResult]:
+    """Upsert into several tables in ONE transaction (e.g. media with their children).
 
     Rows with the same key in one batch: the last one wins (the API can repeat an item
-    when pages shift under it). Missing keys in a row mean NULL.
+    when pages shift under it). A key missing from a row means NULL.
     """
+    results: dict[str, UpsertResult] = {}
+    with conn:  # one transaction: commit on success, roll back on any error
+        with conn.cursor() as cur:
+            for spec, rows in batches:
+                results[spec.name] = _upsert_in_transaction(cur, spec, rows, schema)
+    return results
+
+
+def _upsert_in_transaction(cur: Any, spec: TableSpec, rows: Iterable[Mapping[str, Any]], schema: str) -> UpsertResult:
     deduped: dict[tuple, Mapping[str, Any]] = {}
     received = 0
     for row in rows:
@@ -77,23 +96,18 @@ def upsert(conn: Any, spec: TableSpec, rows: Iterable[Mapping[str, Any]], *, sch
         deduped[tuple(row.get(k) for k in spec.key)] = row
     if not deduped:
         return UpsertResult(received=0, written=0)
-
     target = sql.Identifier(schema, spec.name)
     staging = sql.Identifier(f"_stage_{spec.name}")
     cols = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
-    with conn:  # one transaction: commit on success, roll back on any error
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(staging, target)
-            )
-            cur.copy_expert(
-                sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols).as_string(cur),
-                _copy_buffer(deduped.values(), spec),
-                size=_COPY_CHUNK,
-            )
-            cur.execute(_merge_statement(target, staging, spec))
-            written = cur.rowcount
-    return UpsertResult(received=received, written=written)
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(staging, target))
+    cur.copy_expert(
+        sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols).as_string(cur),
+        _copy_buffer(deduped.values(), spec),
+        size=_COPY_CHUNK,
+    )
+    cur.execute(_merge_statement(target, staging, spec))
+    return UpsertResult(received=received, written=cur.rowcount)
 
 
 def _merge_statement(target: sql.Identifier, staging: sql.Identifier, spec: TableSpec) -> sql.Composed:

@@ -104,3 +104,18 @@ def test_a_failing_batch_leaves_the_table_as_it_was(conn) -> None:
 
 def test_empty_input_is_a_no_op(conn) -> None:
     assert upsert(conn, SPEC, [], schema="wh_test").written == 0
+
+
+def test_load_writes_several_tables_in_one_transaction(conn) -> None:
+    from instagram_graph.warehouse import load
+
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE wh_test.others (other_id text PRIMARY KEY, n bigint)")
+    others = TableSpec(name="others", key=("other_id",), columns=("other_id", "n"))
+
+    with pytest.raises(psycopg2.DataError):
+        load(conn, [(SPEC, sample()), (others, [{"other_id": "o1", "n": "NaN-ish"}])], schema="wh_test")
+    assert rows_of(conn) == [], "the first table's rows went back with the second's failure"
+
+    results = load(conn, [(SPEC, sample()), (others, [{"other_id": "o1", "n": 1}])], schema="wh_test")
+    assert (results["things"].written, results["others"].written) == (3, 1)
