@@ -1,0 +1,372 @@
+"""Our own call budget per account, shared by every worker through Redis.
+
+Two parts, both living in Redis so that any number of Airflow workers (Celery, local
+processes, triggerers) see one state:
+
+* :class:`RedisRateLimiter` - a sliding window of call timestamps per account. The
+  check ("is there a free slot?") and the record ("this call takes it") run as ONE Lua
+  script, so two workers can never both see the last free slot. A separate check then
+  record, as the seed did, lets concurrent workers overshoot the limit.
+* :class:`UsageThrottle` - what Meta tells us in ``X-App-Usage`` and
+  ``X-Business-Use-Case-Usage``. When usage nears 100 % or Meta gives a regain time,
+  a pause key is set and every worker of that account (or app) waits it out.
+
+Time always comes from Redis (``TIME`` inside Lua, ``PTTL`` for pauses), never from the
+worker's clock: workers on different hosts drift, Redis is the one clock they share.
+
+When Redis cannot be reached we fail closed with :class:`RateLimiterUnavailableError`:
+no Graph API call is made without a slot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from instagram_graph.errors import RateLimiterUnavailableError
+
+log = logging.getLogger(__name__)
+
+APP_USAGE_HEADER = "X-App-Usage"
+BUC_USAGE_HEADER = "X-Business-Use-Case-Usage"
+# Percent fields Meta reports in both headers; the highest one is what throttles us.
+USAGE_FIELDS = ("call_count", "total_time", "total_cputime")
+# Meta reports this in MINUTES (not seconds): a 60x-too-short pause is the classic bug.
+REGAIN_FIELD = "estimated_time_to_regain_access"
+
+# Redis errors that mean "the limiter is not there", as opposed to a bug in our commands.
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+
+# --- Lua ------------------------------------------------------------------------------------
+
+# KEYS[1] = the account's window (sorted set: score = call time in us, member unique).
+# ARGV = limit, window in us, a random nonce (two calls in the same microsecond from
+# different workers must both count, so the member is time + nonce, not time alone).
+# Returns 0 when admitted and recorded; else the ms until a slot frees, recording nothing.
+ACQUIRE_LUA = """
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local window_us = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now_us - window_us)
+local count = redis.call('ZCARD', key)
+if count < limit then
+  redis.call('ZADD', key, now_us, string.format('%s.%06d:%s', t[1], tonumber(t[2]), ARGV[3]))
+  redis.call('PEXPIRE', key, math.ceil(window_us / 1000))
+  return 0
+end
+-- The slot frees when the entry that puts us at the limit leaves the window. That is
+-- the oldest one unless the limit was lowered since the entries were recorded.
+local entry = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+local wait_us = tonumber(entry[2]) + window_us - now_us
+return math.max(1, math.ceil(wait_us / 1000))
+"""
+
+# KEYS[1] = the account's window; ARGV[1] = window in us. Counts live entries by Redis time.
+# (Scores go to Redis as numbers, never via Lua string concatenation, which keeps only
+# 14 significant digits: a microsecond timestamp has 16.)
+USAGE_LUA = """
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return redis.call('ZCOUNT', KEYS[1], now_us - tonumber(ARGV[1]) + 1, '+inf')
+"""
+
+# KEYS = pause keys; ARGV[i] = pause in ms for KEYS[i], ARGV[#KEYS + i] = the reason stored
+# as the value (for whoever inspects Redis). A key is only (re)set when the new pause is
+# longer than what is left of the current one: a short pause never cuts a long one.
+PAUSE_LUA = """
+local n = #KEYS
+for i = 1, n do
+  local ms = tonumber(ARGV[i])
+  if ms > 0 and redis.call('PTTL', KEYS[i]) < ms then
+    redis.call('SET', KEYS[i], ARGV[n + i], 'PX', ms)
+  end
+end
+return n
+"""
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def redis_location(client: redis.Redis) -> str:
+    """The client's Redis URL without the password, for error messages and logs."""
+    kwargs = client.connection_pool.connection_kwargs
+    db = kwargs.get("db", 0)
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}?db={db}"
+    scheme = "rediss" if "SSL" in client.connection_pool.connection_class.__name__ else "redis"
+    user = f"{kwargs['username']}@" if kwargs.get("username") else ""
+    return f"{scheme}://{user}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"
+
+
+def _unavailable(client: redis.Redis, exc: Exception) -> NoReturn:
+    raise RateLimiterUnavailableError(
+        f"Rate limiter Redis at {redis_location(client)} cannot be reached "
+        f"({type(exc).__name__}: {exc}). No Graph API call is made without a rate-limit slot "
+        "(fail closed): check that Redis is running and reachable from this worker, and that "
+        "the Redis connection configured for the Instagram hook points at it."
+    ) from exc
+
+
+# --- the limiter ------------------------------------------------------------------------------
+
+
+class RedisRateLimiter:
+    """Sliding-window call limit per account, atomic across workers.
+
+    :param redis_client: a ``redis.Redis`` client; every worker must point at the same
+        Redis and database to share one budget.
+    :param limit: calls allowed per account within ``window_seconds``.
+    :param window_seconds: length of the sliding window.
+    :param prefix: key prefix; the window of an account lives at ``prefix + account_id``.
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        limit: int = 200,
+        window_seconds: float = 3600,
+        prefix: str = "ig:rate_limit:",
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        if window_seconds <= 0:
+            raise ValueError(f"window_seconds must be positive, got {window_seconds}")
+        self.redis = redis_client
+        self.limit = int(limit)
+        self.window_seconds = float(window_seconds)
+        self.prefix = prefix
+        self._window_us = round(self.window_seconds * 1_000_000)
+        # register_script runs EVALSHA and reloads the script by itself on NOSCRIPT
+        # (after a Redis restart or SCRIPT FLUSH).
+        self._acquire = redis_client.register_script(ACQUIRE_LUA)
+        self._usage = redis_client.register_script(USAGE_LUA)
+
+    def key(self, account_id: str) -> str:
+        return f"{self.prefix}{account_id}"
+
+    def acquire(self, account_id: str) -> float:
+        """0.0 when the call is admitted and recorded; else seconds until a slot frees (nothing recorded)."""
+        try:
+            wait_ms = self._acquire(
+                keys=[self.key(account_id)],
+                args=[self.limit, self._window_us, secrets.token_hex(8)],
+            )
+        except _UNAVAILABLE as exc:
+            _unavailable(self.redis, exc)
+        if wait_ms:
+            log.debug("Rate limit %s/%ss reached for account %s; next slot in %s ms",
+                      self.limit, self.window_seconds, account_id, wait_ms)
+        return int(wait_ms) / 1000.0
+
+    def usage(self, account_id: str) -> int:
+        """Calls of this account currently in the window."""
+        try:
+            return int(self._usage(keys=[self.key(account_id)], args=[self._window_us]))
+        except _UNAVAILABLE as exc:
+            _unavailable(self.redis, exc)
+
+
+# --- usage headers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """What one response's usage headers say. Empty means "no information", not 0 %.
+
+    :param app_pct: highest of X-App-Usage call_count / total_time / total_cputime,
+        None when the header is absent or unreadable.
+    :param account_pct: per object id of X-Business-Use-Case-Usage, the highest percent
+        over its entries and fields.
+    :param regain_seconds: per object id, ``estimated_time_to_regain_access`` (minutes)
+        times 60; only ids with a regain time above zero.
+    """
+
+    app_pct: float | None = None
+    account_pct: dict[str, float] = field(default_factory=dict)
+    regain_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from a JSON number or numeric string; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _max_pct(entry: Mapping[str, Any]) -> float | None:
+    values = [v for v in (_number(entry.get(f)) for f in USAGE_FIELDS) if v is not None]
+    return max(values) if values else None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that works on plain dicts too."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+    return value
+
+
+def _load_json_object(name: str, raw: str) -> Mapping[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        log.warning("Ignoring malformed %s header (not JSON): %.200r", name, raw)
+        return None
+    if not isinstance(data, Mapping):
+        log.warning("Ignoring malformed %s header (not a JSON object): %.200r", name, raw)
+        return None
+    return data
+
+
+def parse_usage_headers(headers: Mapping[str, str]) -> UsageReport:
+    """Read Meta's usage headers. Never raises: anything unreadable is "no information"."""
+    app_pct: float | None = None
+    raw_app = _header(headers, APP_USAGE_HEADER)
+    if raw_app is not None:
+        app = _load_json_object(APP_USAGE_HEADER, raw_app)
+        if app is not None:
+            app_pct = _max_pct(app)
+
+    account_pct: dict[str, float] = {}
+    regain_seconds: dict[str, float] = {}
+    raw_buc = _header(headers, BUC_USAGE_HEADER)
+    buc = _load_json_object(BUC_USAGE_HEADER, raw_buc) if raw_buc is not None else None
+    for object_id, entries in (buc or {}).items():
+        # Meta nests a list of entries (one per use-case type) under each object id.
+        if isinstance(entries, Mapping):
+            entries = [entries]
+        if not isinstance(entries, list):
+            log.warning("Ignoring %s entry for %s: expected a list, got %.200r",
+                        BUC_USAGE_HEADER, object_id, entries)
+            continue
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            pct = _max_pct(entry)
+            if pct is not None:
+                account_pct[str(object_id)] = max(pct, account_pct.get(str(object_id), pct))
+            minutes = _number(entry.get(REGAIN_FIELD))
+            if minutes is not None and minutes > 0:
+                seconds = minutes * 60.0
+                regain_seconds[str(object_id)] = max(seconds, regain_seconds.get(str(object_id), 0.0))
+    return UsageReport(app_pct=app_pct, account_pct=account_pct, regain_seconds=regain_seconds)
+
+
+# --- the shared throttle --------------------------------------------------------------------------
+
+
+class UsageThrottle:
+    """Shared pause state in Redis fed by usage headers.
+
+    When usage passes ``threshold_pct`` or Meta reports a regain time, every worker of
+    that account (or, for X-App-Usage, of that app) pauses. A pause is a key with an
+    expiry; its remaining PTTL is the time left, measured by Redis.
+
+    :param redis_client: a ``redis.Redis`` client shared in meaning by all workers.
+    :param threshold_pct: usage percent at or above which we pause before Meta throttles
+        (Meta throttles at 100).
+    :param prefix: key prefix; pauses live at ``prefix + "app:" + app_id`` and
+        ``prefix + "account:" + object_id``.
+    :param high_usage_pause_seconds: how long to pause on high usage when Meta gives no
+        regain time (X-App-Usage never does).
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        threshold_pct: float = 95.0,
+        prefix: str = "ig:throttle:",
+        high_usage_pause_seconds: float = 60.0,
+    ) -> None:
+        self.redis = redis_client
+        self.threshold_pct = float(threshold_pct)
+        self.prefix = prefix
+        self.high_usage_pause_seconds = float(high_usage_pause_seconds)
+        self._pause = redis_client.register_script(PAUSE_LUA)
+
+    def app_key(self, app_id: str) -> str:
+        return f"{self.prefix}app:{app_id}"
+
+    def account_key(self, account_id: str) -> str:
+        return f"{self.prefix}account:{account_id}"
+
+    def record(self, app_id: str, account_id: str, report: UsageReport) -> float:
+        """Turn one response's usage into pauses; return the pause (s) set for this account.
+
+        The return value is the longest pause this report puts on ``account_id``'s calls,
+        through its own key or its app's key; 0.0 if none. BUC entries for other object
+        ids pause those ids' keys. Existing longer pauses are kept.
+        """
+        pauses: dict[str, tuple[float, str]] = {}
+        if report.app_pct is not None and report.app_pct >= self.threshold_pct:
+            pauses[self.app_key(app_id)] = (
+                self.high_usage_pause_seconds, f"app usage {report.app_pct:g}%")
+        for object_id in report.account_pct.keys() | report.regain_seconds.keys():
+            pct = report.account_pct.get(object_id)
+            seconds = report.regain_seconds.get(object_id, 0.0)
+            reason = f"Meta regain time {seconds:g}s"
+            if pct is not None and pct >= self.threshold_pct and self.high_usage_pause_seconds > seconds:
+                seconds, reason = self.high_usage_pause_seconds, f"account usage {pct:g}%"
+            if seconds > 0:
+                pauses[self.account_key(object_id)] = (seconds, reason)
+        if not pauses:
+            return 0.0
+
+        for key, (seconds, reason) in pauses.items():
+            log.warning("Pausing Graph API calls on %s for %.0f s (%s)", key, seconds, reason)
+        self._set_pauses(pauses)
+        return max(
+            pauses.get(self.app_key(app_id), (0.0, ""))[0],
+            pauses.get(self.account_key(account_id), (0.0, ""))[0],
+        )
+
+    def pause(self, app_id: str, account_id: str, seconds: float, *, app_wide: bool = False) -> None:
+        """Pause an account (or, with ``app_wide``, the whole app) for ``seconds``.
+
+        For the hook when Meta answers with a throttle error and a regain time. Never
+        shortens a longer pause already in place.
+        """
+        if seconds <= 0:
+            return
+        key = self.app_key(app_id) if app_wide else self.account_key(account_id)
+        log.warning("Pausing Graph API calls on %s for %.0f s (throttled by Meta)", key, seconds)
+        self._set_pauses({key: (seconds, "throttled by Meta")})
+
+    def pause_remaining(self, app_id: str, account_id: str) -> float:
+        """Seconds left of the longer of the app's and the account's pause (0.0 if none)."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.pttl(self.app_key(app_id))
+            pipe.pttl(self.account_key(account_id))
+            app_ms, account_ms = pipe.execute()
+        except _UNAVAILABLE as exc:
+            _unavailable(self.redis, exc)
+        # PTTL is -2 for no key and -1 for a key without expiry (never set by us).
+        return max(0, int(app_ms), int(account_ms)) / 1000.0
+
+    def _set_pauses(self, pauses: Mapping[str, tuple[float, str]]) -> None:
+        keys = list(pauses)
+        ms = [math.ceil(pauses[k][0] * 1000) for k in keys]
+        reasons = [pauses[k][1] for k in keys]
+        try:
+            self._pause(keys=keys, args=[*ms, *reasons])
+        except _UNAVAILABLE as exc:
+            _unavailable(self.redis, exc)

@@ -1,0 +1,103 @@
+"""The limiter under real concurrency: 16 processes, one Redis, one budget.
+
+Each process builds its own client (as Celery workers do), all start together on a
+barrier and try to take slots as fast as they can. The Lua limiter must admit exactly
+the limit. The seed's check-then-record is run in the same setup to show the test can
+see the race it guards against.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import uuid
+
+import pytest
+import redis
+
+from instagram_graph.rate_limit import RedisRateLimiter
+
+PROCESSES = 16
+ATTEMPTS = 50
+LIMIT = 200
+
+pytestmark = pytest.mark.slow
+
+
+class CheckThenRecord:
+    """The seed's way, as a control: ZCARD to check and ZADD to record, separate round trips."""
+
+    def __init__(self, client: redis.Redis, limit: int, window_seconds: float = 3600) -> None:
+        self.redis, self.limit, self.window = client, limit, window_seconds
+
+    def acquire(self, account_id: str) -> float:
+        key = "naive:" + account_id
+        now = time.time()
+        self.redis.zremrangebyscore(key, "-inf", now - self.window)
+        if self.redis.zcard(key) >= self.limit:
+            return 1.0
+        self.redis.zadd(key, {uuid.uuid4().hex: now})
+        return 0.0
+
+
+def _hammer(kind: str, url: str, accounts: tuple[str, ...], barrier, results) -> None:
+    """One worker: connect, wait for everyone, then acquire ATTEMPTS times in a row."""
+    client = redis.Redis.from_url(url)
+    limiter = (RedisRateLimiter if kind == "lua" else CheckThenRecord)(client, limit=LIMIT)
+    client.ping()
+    admitted = dict.fromkeys(accounts, 0)
+    barrier.wait(timeout=120)
+    for i in range(ATTEMPTS):
+        account = accounts[i % len(accounts)]
+        if limiter.acquire(account) == 0.0:
+            admitted[account] += 1
+    results.put(admitted)
+    client.close()
+
+
+def run_workers(kind: str, url: str, accounts: tuple[str, ...] = ("acct",)) -> dict[str, int]:
+    """Admitted calls per account, summed over PROCESSES processes started together."""
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_hammer, args=(kind, url, accounts, barrier, results))
+             for _ in range(PROCESSES)]
+    for proc in procs:
+        proc.start()
+    try:
+        per_worker = [results.get(timeout=180) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.terminate()
+    assert all(proc.exitcode == 0 for proc in procs)
+    return {account: sum(w[account] for w in per_worker) for account in accounts}
+
+
+def test_sixteen_processes_share_exactly_the_limit(redis_url, redis_client):
+    admitted = run_workers("lua", redis_url)
+
+    assert PROCESSES * ATTEMPTS > LIMIT
+    assert admitted == {"acct": LIMIT}
+    limiter = RedisRateLimiter(redis_client, limit=LIMIT)
+    assert limiter.usage("acct") == LIMIT
+    assert redis_client.zcard(limiter.key("acct")) == LIMIT
+
+
+def test_two_accounts_under_contention_each_get_exactly_their_limit(redis_url, redis_client):
+    admitted = run_workers("lua", redis_url, accounts=("acct-a", "acct-b"))
+
+    assert PROCESSES * ATTEMPTS // 2 > LIMIT
+    assert admitted == {"acct-a": LIMIT, "acct-b": LIMIT}
+
+
+def test_check_then_record_over_admits_in_the_same_setup(redis_url, redis_client):
+    """The control: proves this setup really races. Up to 3 rounds, so a lucky one cannot fail it."""
+    rounds = []
+    for _ in range(3):
+        redis_client.flushdb()
+        rounds.append(run_workers("naive", redis_url)["acct"])
+        if rounds[-1] > LIMIT:
+            break
+    assert max(rounds) > LIMIT, f"check-then-record admitted {rounds}, expected more than {LIMIT}"

@@ -1,0 +1,359 @@
+"""RedisRateLimiter, parse_usage_headers and UsageThrottle against the real Redis (db 13)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+import redis
+
+from instagram_graph.errors import RateLimiterUnavailableError
+from instagram_graph.rate_limit import (
+    RedisRateLimiter,
+    UsageReport,
+    UsageThrottle,
+    parse_usage_headers,
+    redis_location,
+)
+
+BUC = "X-Business-Use-Case-Usage"
+APP = "X-App-Usage"
+
+
+def buc_entry(call_count=10, cputime=1, total_time=1, regain_minutes=0, kind="instagram"):
+    return {
+        "type": kind,
+        "call_count": call_count,
+        "total_cputime": cputime,
+        "total_time": total_time,
+        "estimated_time_to_regain_access": regain_minutes,
+    }
+
+
+def buc_header(entries_by_id):
+    return json.dumps(entries_by_id)
+
+
+@pytest.fixture
+def down_client():
+    """A client pointed at a closed loopback port, with a password that must never leak."""
+    client = redis.Redis.from_url("redis://:s3cret-pw@127.0.0.1:1/0", socket_connect_timeout=1)
+    yield client
+    client.close()
+
+
+# --- RedisRateLimiter ------------------------------------------------------------------------
+
+
+def test_admits_up_to_the_limit_then_refuses_without_recording(redis_client):
+    limiter = RedisRateLimiter(redis_client, limit=5, window_seconds=60)
+
+    assert [limiter.acquire("acct") for _ in range(5)] == [0.0] * 5
+    wait = limiter.acquire("acct")
+
+    assert 0 < wait <= 60
+    assert wait > 59  # the oldest call was made a moment ago: almost a full window to go
+    assert limiter.usage("acct") == 5
+    for _ in range(3):
+        assert limiter.acquire("acct") > 0
+    assert limiter.usage("acct") == 5
+    assert redis_client.zcard(limiter.key("acct")) == 5
+
+
+def test_window_slides_and_the_returned_wait_is_right(redis_client):
+    limiter = RedisRateLimiter(redis_client, limit=2, window_seconds=1)
+    assert limiter.acquire("acct") == 0.0
+    assert limiter.acquire("acct") == 0.0
+
+    wait = limiter.acquire("acct")
+    assert 0.8 < wait <= 1.0
+    time.sleep(wait / 2)
+    assert limiter.acquire("acct") > 0  # half way there: still full
+
+    time.sleep(wait / 2 + 0.05)
+    assert limiter.acquire("acct") == 0.0
+    assert limiter.usage("acct") == 1  # both old calls have left, only the new one counts
+    time.sleep(1.05)
+    assert limiter.usage("acct") == 0
+
+
+def test_old_calls_leave_the_window_while_newer_ones_stay(redis_client):
+    """The key outlives the first call here, so only trimming can free its slot."""
+    limiter = RedisRateLimiter(redis_client, limit=2, window_seconds=1.5)
+    assert limiter.acquire("acct") == 0.0
+    time.sleep(0.8)
+    assert limiter.acquire("acct") == 0.0
+
+    wait = limiter.acquire("acct")
+    assert 0.5 < wait <= 0.7  # until the FIRST call leaves, not a whole window
+    time.sleep(wait + 0.05)
+
+    assert limiter.usage("acct") == 1  # the first call no longer counts, though still stored
+    assert limiter.acquire("acct") == 0.0
+    assert limiter.usage("acct") == 2
+    assert redis_client.zcard(limiter.key("acct")) == 2  # the first call was trimmed away
+
+
+def test_accounts_are_independent(redis_client):
+    limiter = RedisRateLimiter(redis_client, limit=3, window_seconds=60)
+    for _ in range(3):
+        assert limiter.acquire("a") == 0.0
+    assert limiter.acquire("a") > 0
+
+    assert [limiter.acquire("b") for _ in range(3)] == [0.0] * 3
+    assert limiter.acquire("b") > 0
+    assert limiter.usage("a") == 3
+    assert limiter.usage("b") == 3
+    assert limiter.usage("c") == 0
+
+
+def test_window_key_expires_with_the_window(redis_client):
+    limiter = RedisRateLimiter(redis_client, limit=3, window_seconds=1)
+    limiter.acquire("acct")
+    key = limiter.key("acct")
+
+    assert key == "ig:rate_limit:acct"
+    assert 0 < redis_client.pttl(key) <= 1000
+    time.sleep(1.1)
+    assert redis_client.exists(key) == 0
+
+
+def test_default_limit_refuses_call_201_for_almost_an_hour(redis_client):
+    limiter = RedisRateLimiter(redis_client)
+    assert (limiter.limit, limiter.window_seconds) == (200, 3600)
+
+    assert all(limiter.acquire("acct") == 0.0 for _ in range(200))
+    wait = limiter.acquire("acct")
+
+    assert 3590 < wait <= 3600
+    assert limiter.usage("acct") == 200
+    assert 3590_000 < redis_client.pttl(limiter.key("acct")) <= 3600_000
+
+
+def test_lowered_limit_waits_for_the_entry_that_frees_a_slot(redis_client):
+    """With 4 calls recorded and the limit lowered to 2, one old call leaving is not enough."""
+    key = "ig:rate_limit:acct"
+    now = redis_client.time()
+    now_us = now[0] * 1_000_000 + now[1]
+    # Four calls made 50, 40, 30 and 20 s ago in a 60 s window.
+    redis_client.zadd(key, {f"m{i}": now_us - age * 1_000_000 for i, age in enumerate((50, 40, 30, 20))})
+
+    wait = RedisRateLimiter(redis_client, limit=2, window_seconds=60).acquire("acct")
+
+    assert 29 < wait <= 30  # the call made 30 s ago must leave, not the one made 50 s ago
+
+
+def test_each_call_is_its_own_member(redis_client):
+    """Members carry a nonce besides the time, so calls in the same microsecond both count."""
+    limiter = RedisRateLimiter(redis_client, limit=50, window_seconds=60)
+    for _ in range(20):
+        limiter.acquire("acct")
+
+    members = [m.decode() for m in redis_client.zrange(limiter.key("acct"), 0, -1)]
+    assert len(members) == 20
+    assert len({m.split(":", 1)[1] for m in members}) == 20
+
+
+def test_script_is_reloaded_after_script_flush(redis_client):
+    limiter = RedisRateLimiter(redis_client, limit=5, window_seconds=60)
+    assert limiter.acquire("acct") == 0.0
+    redis_client.script_flush()
+    assert limiter.acquire("acct") == 0.0
+    assert limiter.usage("acct") == 2
+
+
+def test_invalid_settings_are_refused(redis_client):
+    with pytest.raises(ValueError):
+        RedisRateLimiter(redis_client, limit=0)
+    with pytest.raises(ValueError):
+        RedisRateLimiter(redis_client, window_seconds=0)
+
+
+def test_redis_down_fails_closed_without_leaking_the_password(down_client):
+    limiter = RedisRateLimiter(down_client, limit=5)
+
+    with pytest.raises(RateLimiterUnavailableError) as raised:
+        limiter.acquire("acct")
+    message = str(raised.value)
+    assert "redis://127.0.0.1:1/0" in message
+    assert "s3cret-pw" not in message
+    assert "Redis is running" in message
+
+    with pytest.raises(RateLimiterUnavailableError):
+        limiter.usage("acct")
+
+
+def test_redis_location_never_shows_the_password():
+    client = redis.Redis.from_url("redis://worker:pw123@127.0.0.1:6380/3")
+    assert redis_location(client) == "redis://worker@127.0.0.1:6380/3"
+    unix = redis.Redis(unix_socket_path="/tmp/redis.sock", password="pw123", db=2)
+    assert redis_location(unix) == "unix:///tmp/redis.sock?db=2"
+
+
+# --- parse_usage_headers ------------------------------------------------------------------------
+
+
+def test_absent_headers_mean_no_information():
+    report = parse_usage_headers({"Content-Type": "application/json"})
+    assert report == UsageReport(app_pct=None, account_pct={}, regain_seconds={})
+
+
+def test_malformed_json_means_no_information_and_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="instagram_graph.rate_limit"):
+        report = parse_usage_headers({APP: "{call_count: 28", BUC: "[not, json"})
+    assert report == UsageReport()
+    assert APP in caplog.text and BUC in caplog.text
+
+
+def test_json_of_the_wrong_shape_means_no_information():
+    report = parse_usage_headers({APP: "[1, 2]", BUC: '"text"'})
+    assert report == UsageReport()
+    report = parse_usage_headers({BUC: '{"17841": "oops", "17842": [42, {"call_count": "x"}]}'})
+    assert report == UsageReport()
+
+
+def test_app_usage_is_the_highest_of_its_fields():
+    report = parse_usage_headers({APP: '{"call_count":28,"total_time":25,"total_cputime":97}'})
+    assert report.app_pct == 97.0
+    assert report.account_pct == {}
+
+
+def test_header_names_are_case_insensitive_on_plain_dicts():
+    report = parse_usage_headers({
+        "x-app-usage": '{"call_count":5}',
+        "x-business-use-case-usage": buc_header({"1": [buc_entry(call_count=7)]}),
+    })
+    assert report.app_pct == 5.0
+    assert report.account_pct == {"1": 7.0}
+
+
+def test_nested_buc_regain_time_is_minutes_converted_to_seconds():
+    headers = {BUC: buc_header({"17841400": [buc_entry(call_count=100, cputime=20, total_time=20,
+                                                       regain_minutes=12)]})}
+    report = parse_usage_headers(headers)
+
+    assert report.account_pct == {"17841400": 100.0}
+    assert report.regain_seconds == {"17841400": 720.0}  # 12 minutes, not 12 seconds
+    assert report.app_pct is None
+
+
+def test_buc_with_several_object_ids_and_entries():
+    headers = {BUC: buc_header({
+        "111": [buc_entry(call_count=10, cputime=40, total_time=5),
+                buc_entry(call_count=60, regain_minutes=0, kind="instagram_content_publish")],
+        "222": [buc_entry(call_count=99, regain_minutes=2), buc_entry(call_count=3, regain_minutes=5)],
+        "333": [buc_entry(call_count=1)],
+    })}
+    report = parse_usage_headers(headers)
+
+    assert report.account_pct == {"111": 60.0, "222": 99.0, "333": 1.0}
+    assert report.regain_seconds == {"222": 300.0}  # max over entries; zero regain omitted
+
+
+def test_flat_buc_entry_is_tolerated():
+    report = parse_usage_headers({BUC: buc_header({"9": buc_entry(call_count=50, regain_minutes=1)})})
+    assert report.account_pct == {"9": 50.0}
+    assert report.regain_seconds == {"9": 60.0}
+
+
+# --- UsageThrottle ------------------------------------------------------------------------------
+
+
+def test_usage_above_threshold_pauses_every_worker_of_the_account(redis_client):
+    worker_a = UsageThrottle(redis_client, threshold_pct=95, high_usage_pause_seconds=60)
+    worker_b = UsageThrottle(redis.Redis(connection_pool=redis_client.connection_pool))
+    report = parse_usage_headers({BUC: buc_header({"acct": [buc_entry(call_count=96)]})})
+
+    assert worker_a.record("app", "acct", report) == 60.0
+
+    assert 59 < worker_b.pause_remaining("app", "acct") <= 60
+    assert worker_b.pause_remaining("app", "other-acct") == 0.0
+
+
+def test_usage_below_threshold_sets_no_pause(redis_client):
+    throttle = UsageThrottle(redis_client, threshold_pct=95)
+    report = parse_usage_headers({
+        APP: '{"call_count":94,"total_time":10,"total_cputime":10}',
+        BUC: buc_header({"acct": [buc_entry(call_count=94.9)]}),
+    })
+    assert throttle.record("app", "acct", report) == 0.0
+    assert throttle.pause_remaining("app", "acct") == 0.0
+    assert redis_client.keys("ig:throttle:*") == []
+
+
+def test_regain_time_pauses_for_minutes_times_sixty(redis_client):
+    throttle = UsageThrottle(redis_client, high_usage_pause_seconds=60)
+    report = parse_usage_headers({BUC: buc_header({"acct": [buc_entry(call_count=100, regain_minutes=7)]})})
+
+    assert throttle.record("app", "acct", report) == 420.0
+    assert 419 < UsageThrottle(redis_client).pause_remaining("app", "acct") <= 420
+    assert 419_000 < redis_client.pttl("ig:throttle:account:acct") <= 420_000
+
+
+def test_regain_time_below_threshold_still_pauses(redis_client):
+    throttle = UsageThrottle(redis_client)
+    report = parse_usage_headers({BUC: buc_header({"acct": [buc_entry(call_count=20, regain_minutes=1)]})})
+    assert throttle.record("app", "acct", report) == 60.0
+    assert 59 < throttle.pause_remaining("app", "acct") <= 60
+
+
+def test_buc_entry_of_another_object_pauses_that_object(redis_client):
+    throttle = UsageThrottle(redis_client)
+    report = parse_usage_headers({BUC: buc_header({"page-9": [buc_entry(call_count=10, regain_minutes=3)]})})
+
+    assert throttle.record("app", "acct", report) == 0.0
+    assert throttle.pause_remaining("app", "acct") == 0.0
+    assert 179 < throttle.pause_remaining("app", "page-9") <= 180
+
+
+def test_app_usage_pauses_all_accounts_of_that_app_only(redis_client):
+    throttle = UsageThrottle(redis_client, threshold_pct=95, high_usage_pause_seconds=30)
+    report = parse_usage_headers({APP: '{"call_count":98,"total_time":10,"total_cputime":10}'})
+
+    assert throttle.record("app-1", "acct-a", report) == 30.0
+
+    other_worker = UsageThrottle(redis_client)
+    assert 29 < other_worker.pause_remaining("app-1", "acct-b") <= 30
+    assert 29 < other_worker.pause_remaining("app-1", "acct-a") <= 30
+    assert other_worker.pause_remaining("app-2", "acct-b") == 0.0
+
+
+def test_a_shorter_pause_never_shortens_a_longer_one(redis_client):
+    throttle = UsageThrottle(redis_client, high_usage_pause_seconds=60)
+    long_report = parse_usage_headers({BUC: buc_header({"acct": [buc_entry(regain_minutes=10)]})})
+    short_report = parse_usage_headers({BUC: buc_header({"acct": [buc_entry(call_count=99)]})})
+
+    throttle.record("app", "acct", long_report)
+    throttle.record("app", "acct", short_report)
+    throttle.pause("app", "acct", 5)
+
+    assert 599 < throttle.pause_remaining("app", "acct") <= 600
+
+    throttle.pause("app", "acct", 900)  # a longer one does extend it
+    assert 899 < throttle.pause_remaining("app", "acct") <= 900
+
+
+def test_pause_by_hand_for_account_and_app(redis_client):
+    throttle = UsageThrottle(redis_client)
+    throttle.pause("app", "acct", 45)
+    assert 44 < throttle.pause_remaining("app", "acct") <= 45
+    assert throttle.pause_remaining("app", "acct-2") == 0.0
+
+    throttle.pause("app", "acct", 90, app_wide=True)
+    assert 89 < throttle.pause_remaining("app", "acct-2") <= 90
+
+    throttle.pause("app", "acct-3", 0)
+    assert redis_client.exists("ig:throttle:account:acct-3") == 0
+
+
+def test_throttle_fails_closed_when_redis_is_down(down_client):
+    throttle = UsageThrottle(down_client)
+    with pytest.raises(RateLimiterUnavailableError, match="127.0.0.1:1"):
+        throttle.pause_remaining("app", "acct")
+    with pytest.raises(RateLimiterUnavailableError):
+        throttle.pause("app", "acct", 10)
+    report = parse_usage_headers({BUC: buc_header({"acct": [buc_entry(regain_minutes=1)]})})
+    with pytest.raises(RateLimiterUnavailableError):
+        throttle.record("app", "acct", report)
