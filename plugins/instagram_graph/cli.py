@@ -1,0 +1,296 @@
+"""``instagram-graph``: apply the warehouse migrations and manage accounts, tokens and keys.
+
+    instagram-graph migrate
+    instagram-graph accounts add ACCOUNT_ID [--username U] [--expires-in-days 60 | --expires-at ISO] [--scopes a,b] < token-file
+    instagram-graph accounts list
+    instagram-graph accounts disable ACCOUNT_ID --reason "..."
+    instagram-graph accounts enable ACCOUNT_ID
+    instagram-graph keys generate
+    instagram-graph keys rotate
+
+Also runs as ``python -m instagram_graph.cli``. The warehouse comes from env
+``INSTAGRAM_WAREHOUSE_DSN`` or the Airflow connection ``instagram_warehouse``; the
+token keys from env ``INSTAGRAM_TOKEN_KEYS``.
+
+A token is read from stdin (or typed at a hidden prompt), never from the command line,
+where it would land in shell history and in every process listing. Nothing here prints
+a token.
+
+Exit codes: 0 done, 1 the warehouse failed (unreachable, SQL error), 2 a usage or
+configuration error (the message says what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+
+import psycopg2
+import psycopg2.errors
+
+EXIT_OK = 0
+EXIT_WAREHOUSE = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A mistake the user can fix; printed without a traceback, exit code 2."""
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from instagram_graph import db, migrations
+
+    conn = _connect(db)
+    try:
+        try:
+            applied = migrations.apply_migrations(conn, args.sql_dir)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+    finally:
+        conn.close()
+    if applied:
+        for name in applied:
+            print(f"applied {name}")
+    else:
+        print("nothing to apply: the warehouse schema is up to date")
+    return EXIT_OK
+
+
+def cmd_accounts_add(args: argparse.Namespace) -> int:
+    if args.expires_at is not None:
+        expires_at = _parse_when(args.expires_at)
+    else:
+        if args.expires_in_days <= 0:
+            raise UsageError("--expires-in-days must be positive")
+        expires_at = datetime.now(timezone.utc) + timedelta(days=args.expires_in_days)
+    if expires_at <= datetime.now(timezone.utc):
+        raise UsageError(f"--expires-at {expires_at.isoformat()} is in the past: that token has already expired")
+    scopes = [scope.strip() for scope in (args.scopes or "").split(",") if scope.strip()]
+
+    store = _store()
+    _call(store.check_keys)  # before asking for the token
+    token = _read_token(args.account_id)
+    _call(store.put, args.account_id, token, expires_at=expires_at, scopes=scopes, username=args.username)
+    print(f"stored the token of account {args.account_id}, expires {expires_at:%Y-%m-%d %H:%M %Z}")
+    info = next((info for info in store.list_accounts() if info.account_id == args.account_id), None)
+    if info is not None and not info.enabled:
+        print(
+            f"note: account {args.account_id} is disabled ({info.disabled_reason}); "
+            f"enable it with: instagram-graph accounts enable {args.account_id}"
+        )
+    return EXIT_OK
+
+
+def cmd_accounts_list(args: argparse.Namespace) -> int:
+    infos = _call(_store().list_accounts)
+    if not infos:
+        print("no accounts; add one with: instagram-graph accounts add ACCOUNT_ID < token-file")
+        return EXIT_OK
+    header = ("account", "username", "enabled", "status", "expires", "days left")
+    rows = [
+        (
+            info.account_id,
+            info.username or "-",
+            "yes" if info.enabled else "no",
+            info.status or "no token",
+            f"{info.expires_at.astimezone(timezone.utc):%Y-%m-%d %H:%M}Z" if info.expires_at else "never",
+            "-" if info.days_left is None else str(info.days_left),
+        )
+        for info in infos
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
+def cmd_accounts_disable(args: argparse.Namespace) -> int:
+    _call(_store().disable, args.account_id, args.reason)
+    print(f"disabled account {args.account_id}: scheduled syncs skip it")
+    return EXIT_OK
+
+
+def cmd_accounts_enable(args: argparse.Namespace) -> int:
+    _call(_store().enable, args.account_id)
+    print(f"enabled account {args.account_id}")
+    return EXIT_OK
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+    return EXIT_OK
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    count = _call(_store().rotate)
+    print(f"re-encrypted {count} token(s) under the first key in INSTAGRAM_TOKEN_KEYS")
+    if count:
+        print("older keys may now be removed from INSTAGRAM_TOKEN_KEYS")
+    return EXIT_OK
+
+
+# --- the parser ------------------------------------------------------------------------------
+#
+# Each group is a table of (name, help, configure, handler). A new subcommand is one
+# handler above and one row here; e.g. `accounts revoke` (revoke at Meta through the hook,
+# then TokenStore.mark(account, "revoked")) belongs in ACCOUNT_COMMANDS.
+
+Configure = Callable[[argparse.ArgumentParser], None]
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _configure_migrate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sql-dir",
+        help="directory of the NNN_*.sql files (default: env INSTAGRAM_SQL_DIR, else the repository's sql/)",
+    )
+
+
+def _configure_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("account_id", metavar="ACCOUNT_ID", help="the Instagram user id")
+    parser.add_argument("--username", help="the account's @username, for listings")
+    expiry = parser.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--expires-in-days",
+        type=int,
+        default=60,
+        metavar="N",
+        help="days until the token expires (default 60, a long-lived token)",
+    )
+    expiry.add_argument("--expires-at", metavar="ISO", help="expiry as ISO 8601, e.g. 2026-03-01T12:00:00Z (UTC if no offset)")
+    parser.add_argument("--scopes", metavar="A,B", help="comma-separated permissions the token was granted")
+    parser.epilog = (
+        "The token is read from stdin (e.g. `< token-file`), or from a hidden prompt when stdin "
+        "is a terminal. It is never accepted on the command line."
+    )
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _configure_disable(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+    parser.add_argument("--reason", required=True, help="why (shown in listings)")
+
+
+def _configure_enable(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+
+
+ACCOUNT_COMMANDS: list[tuple[str, str, Configure, Handler]] = [
+    ("add", "store an account's access token (read from stdin), encrypted", _configure_add, cmd_accounts_add),
+    ("list", "accounts with token status and expiry (never the token)", _no_arguments, cmd_accounts_list),
+    ("disable", "stop scheduled syncs for an account", _configure_disable, cmd_accounts_disable),
+    ("enable", "resume scheduled syncs for an account", _configure_enable, cmd_accounts_enable),
+]
+
+KEY_COMMANDS: list[tuple[str, str, Configure, Handler]] = [
+    ("generate", "print a new Fernet key for INSTAGRAM_TOKEN_KEYS", _no_arguments, cmd_keys_generate),
+    ("rotate", "re-encrypt every token under the first key in INSTAGRAM_TOKEN_KEYS", _no_arguments, cmd_keys_rotate),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="instagram-graph",
+        description="Warehouse migrations and the encrypted token store of the Instagram Graph API pipelines.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    migrate = commands.add_parser("migrate", help="apply pending warehouse migrations")
+    _configure_migrate(migrate)
+    migrate.set_defaults(handler=cmd_migrate)
+
+    for group, group_help, table in (
+        ("accounts", "manage accounts and their tokens", ACCOUNT_COMMANDS),
+        ("keys", "manage the token encryption keys", KEY_COMMANDS),
+    ):
+        group_parser = commands.add_parser(group, help=group_help)
+        sub = group_parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+        for name, help_text, configure, handler in table:
+            command = sub.add_parser(name, help=help_text, description=help_text)
+            configure(command)
+            command.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"instagram-graph: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except psycopg2.Error as exc:
+        detail = (getattr(exc, "pgerror", None) or str(exc)).strip()
+        print(f"instagram-graph: warehouse error: {detail}", file=sys.stderr)
+        return EXIT_WAREHOUSE
+    except KeyboardInterrupt:
+        print("instagram-graph: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _connect(db_module):
+    try:
+        return db_module.connect()
+    except RuntimeError as exc:  # no warehouse configured
+        raise UsageError(str(exc)) from None
+
+
+def _store():
+    from instagram_graph import db
+    from instagram_graph.tokens import TokenStore
+
+    return TokenStore(conn_factory=lambda: _connect(db))
+
+
+def _call(function, *args, **kwargs):
+    """Run a token-store call, turning its expected errors into usage errors."""
+    from instagram_graph.errors import TokenError
+    from instagram_graph.tokens import TokenStoreError
+
+    try:
+        return function(*args, **kwargs)
+    except (TokenStoreError, TokenError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    except psycopg2.errors.UndefinedTable:
+        raise UsageError("the warehouse schema is missing: run `instagram-graph migrate` first") from None
+
+
+def _read_token(account_id: str) -> str:
+    if sys.stdin is None:
+        raise UsageError("no stdin to read the token from")
+    if sys.stdin.isatty():
+        token = getpass.getpass(f"Access token for account {account_id} (input hidden): ")
+    else:
+        token = sys.stdin.read()
+    token = token.strip()
+    if not token:
+        raise UsageError(
+            "no token given: pipe it on stdin, e.g. `instagram-graph accounts add ID < token-file`"
+        )
+    return token
+
+
+def _parse_when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--expires-at {text!r} is not an ISO 8601 time, e.g. 2026-03-01T12:00:00Z") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
