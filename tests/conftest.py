@@ -15,7 +15,8 @@ import redis
 from cryptography.fernet import Fernet
 
 PG_ADMIN_DSN = os.environ.get("INSTAGRAM_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_TEST_DB = os.environ.get("INSTAGRAM_TEST_PG_DB", "instagram_test")
+# One database per pytest process, so two sessions on one machine never drop each other's.
+PG_TEST_DB = os.environ.get("INSTAGRAM_TEST_PG_DB", f"instagram_test_{os.getpid()}")
 REDIS_TEST_URL = os.environ.get("INSTAGRAM_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 SIM_SEED = 7
 
@@ -36,6 +37,11 @@ def pg_dsn() -> Iterator[str]:
     dsn = _pg_dsn(PG_TEST_DB)
     os.environ["AIRFLOW_CONN_INSTAGRAM_WAREHOUSE"] = dsn.replace("postgresql://", "postgres://", 1)
     yield dsn
+    admin = psycopg2.connect(PG_ADMIN_DSN)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
+    admin.close()
 
 
 @pytest.fixture
