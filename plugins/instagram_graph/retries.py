@@ -85,7 +85,7 @@ def build_retrying(
         stop=stop_after_attempt(settings.max_attempts),
         wait=wait_backoff_unless_throttled(
             wait_exponential_jitter(
-                initial=settings.retry_base_delay,
+                multiplier=settings.retry_base_delay,
                 max=settings.retry_max_delay,
                 exp_base=2,
                 jitter=settings.retry_base_delay,

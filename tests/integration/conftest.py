@@ -1,0 +1,97 @@
+"""Fixtures for hook tests: a hook wired to the simulator, real Postgres and real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+import logging
+from datetime import datetime, timezone
+
+import pytest
+
+from instagram_graph.hooks.graph_api import InstagramGraphHook
+from instagram_graph.settings import GraphApiSettings
+
+FAST_RETRIES = {"retry_base_delay": 0.02, "retry_max_delay": 0.2, "max_inline_wait": 2.0, "timeout": 2.0}
+
+
+@pytest.fixture
+def schema(pg_dsn: str) -> str:
+    """The warehouse schema, freshly migrated."""
+    import psycopg2
+
+    from instagram_graph.migrations import apply_migrations
+
+    conn = psycopg2.connect(pg_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS instagram CASCADE")
+    apply_migrations(conn)
+    conn.close()
+    return pg_dsn
+
+
+@pytest.fixture
+def token_store(schema: str, sim) -> object:
+    """A TokenStore holding every simulator account's token, encrypted."""
+    import psycopg2
+
+    from instagram_graph.tokens import TokenStore
+
+    store = TokenStore(conn_factory=lambda: psycopg2.connect(schema))
+    for account in sim.accounts():
+        store.put(
+            account["id"],
+            account["token"],
+            expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=timezone.utc),
+            issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=timezone.utc),
+            scopes=account.get("permissions", []),
+            username=account.get("username"),
+        )
+    return store
+
+
+@pytest.fixture
+def make_hook(sim, token_store, redis_client) -> Iterator[Callable[..., InstagramGraphHook]]:
+    """Build hooks on the simulator; each shares Redis (like workers do) but not memory."""
+    from instagram_graph.rate_limit import RedisRateLimiter, UsageThrottle
+
+    hooks: list[InstagramGraphHook] = []
+
+    def build(calls_per_hour: int = 10_000, **overrides) -> InstagramGraphHook:
+        settings = GraphApiSettings(base_url=sim.base_url, calls_per_hour=calls_per_hour, **{**FAST_RETRIES, **overrides})
+        hook = InstagramGraphHook(
+            settings=settings,
+            token_store=token_store,
+            rate_limiter=RedisRateLimiter(redis_client, limit=calls_per_hour),
+            throttle=UsageThrottle(redis_client, threshold_pct=settings.usage_threshold_pct),
+        )
+        hooks.append(hook)
+        return hook
+
+    yield build
+    for hook in hooks:
+        hook.close()
+
+
+@pytest.fixture
+def hook(make_hook) -> InstagramGraphHook:
+    return make_hook()
+
+
+@pytest.fixture
+def account(sim) -> dict:
+    """The first simulator account (its id, token and truth)."""
+    return sim.accounts()[0]
+
+
+@pytest.fixture
+def task_logs(caplog, capsys):
+    """Everything logged so far: stdlib records and Airflow's structlog output on stdout/stderr."""
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+
+    def read() -> str:
+        out, err = capsys.readouterr()
+        seen.extend([out, err])
+        return caplog.text + "".join(seen)
+
+    return read
