@@ -1,0 +1,50 @@
+"""``python -m graph_api_sim`` / ``graph-api-sim``: run the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .app import create_app
+from .config import THROTTLE_CODES, SimConfig
+from .server import serve
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="graph-api-sim", description="Instagram Graph API simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--accounts", type=int, default=3)
+    parser.add_argument("--media-per-account", type=int, default=120)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--container-finish-seconds", type=float, default=2.0,
+                        help="processing time of image containers (video and reels: 3x)")
+    parser.add_argument("--calls-per-hour", type=int, default=4800, help="per-account rolling-hour call limit")
+    parser.add_argument("--throttle-code", type=int, choices=THROTTLE_CODES, default=80002)
+    parser.add_argument("--publish-quota", type=int, default=50, help="published posts per rolling 24 h")
+    parser.add_argument("--app-secret", default=None, help="for appsecret_proof (default: derived from the seed)")
+    parser.add_argument("--log-level", default="warning",
+                        choices=("critical", "error", "warning", "info", "debug", "trace"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = SimConfig(
+            accounts=args.accounts, media_per_account=args.media_per_account, seed=args.seed,
+            container_finish_seconds=args.container_finish_seconds, calls_per_hour=args.calls_per_hour,
+            throttle_code=args.throttle_code, publish_quota=args.publish_quota, app_secret=args.app_secret,
+        )
+    except ValueError as exc:
+        print(f"graph-api-sim: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(config)
+    print(f"Graph API simulator on http://{args.host}:{args.port} ({config.accounts} accounts, "
+          f"{config.media_per_account} media each, seed {config.seed})", flush=True)
+    serve(app, args.host, args.port, args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Start-up configuration and the settings that may change while the simulator runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+THROTTLE_CODES = (4, 17, 80002)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything fixed at start: the seed and the size of the world, plus setting defaults.
+
+    ``/__sim__/reset`` goes back to exactly this configuration.
+    """
+
+    accounts: int = 3
+    media_per_account: int = 120
+    seed: int = 7
+    container_finish_seconds: float = 2.0
+    calls_per_hour: int = 4800
+    throttle_code: int = 80002
+    publish_quota: int = 50
+    app_secret: str | None = None  # None: derived from the seed
+    usage_headers: bool = True
+
+    def __post_init__(self) -> None:
+        if self.accounts < 1:
+            raise ValueError("accounts must be at least 1")
+        if self.media_per_account < 0:
+            raise ValueError("media_per_account must not be negative")
+        Settings.validate(
+            calls_per_hour=self.calls_per_hour,
+            throttle_code=self.throttle_code,
+            container_finish_seconds=self.container_finish_seconds,
+            publish_quota=self.publish_quota,
+        )
+
+
+@dataclass
+class Settings:
+    """The knobs ``POST /__sim__/config`` may turn at run time."""
+
+    calls_per_hour: int
+    throttle_code: int
+    container_finish_seconds: float
+    publish_quota: int
+    app_secret: str
+    usage_headers: bool
+
+    @classmethod
+    def from_config(cls, config: SimConfig, app_secret: str) -> Settings:
+        return cls(
+            calls_per_hour=config.calls_per_hour,
+            throttle_code=config.throttle_code,
+            container_finish_seconds=config.container_finish_seconds,
+            publish_quota=config.publish_quota,
+            app_secret=app_secret,
+            usage_headers=config.usage_headers,
+        )
+
+    @staticmethod
+    def validate(**changes: Any) -> None:
+        """Refuse values the simulator cannot honour, with a message fit for an HTTP 422."""
+        known = {f.name for f in dataclasses.fields(Settings)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if "calls_per_hour" in changes and int(changes["calls_per_hour"]) < 1:
+            raise ValueError("calls_per_hour must be at least 1")
+        if "throttle_code" in changes and int(changes["throttle_code"]) not in THROTTLE_CODES:
+            raise ValueError(f"throttle_code must be one of {THROTTLE_CODES}")
+        if "container_finish_seconds" in changes and float(changes["container_finish_seconds"]) < 0:
+            raise ValueError("container_finish_seconds must not be negative")
+        if "publish_quota" in changes and int(changes["publish_quota"]) < 0:
+            raise ValueError("publish_quota must not be negative")
+        if "app_secret" in changes and not changes["app_secret"]:
+            raise ValueError("app_secret must not be empty")
+
+    def update(self, **changes: Any) -> None:
+        self.validate(**changes)
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

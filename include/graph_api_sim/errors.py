@@ -1,0 +1,212 @@
+"""Meta's error envelope and the catalogue of errors the simulator answers with.
+
+Handlers raise ``GraphError("name", **details)``; the catalogue decides code, subcode,
+type, HTTP status and wording, so a wrong code is fixed in one row.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+OAUTH = "OAuthException"
+IG_API = "IGApiException"
+GRAPH_METHOD = "GraphMethodException"
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: int
+    message: str  # str.format template, filled with the raise site's details
+    type: str = OAUTH
+    http_status: int | tuple[int, ...] = 400  # a tuple: Meta varies, pick one per response
+    subcode: int | None = None
+    is_transient: bool = False
+    user_title: str | None = None
+    user_msg: str | None = None
+
+
+ERRORS: dict[str, ErrorSpec] = {
+    # --- service --------------------------------------------------------------------
+    "unknown": ErrorSpec(1, "An unknown error occurred", http_status=500, is_transient=True),
+    "service": ErrorSpec(2, "An unexpected error has occurred. Please retry your request later.",
+                         http_status=503, is_transient=True),
+    # --- tokens ---------------------------------------------------------------------
+    "token_missing": ErrorSpec(104, "An access token is required to request this resource."),
+    "token_invalid": ErrorSpec(190, "Invalid OAuth access token - Cannot parse access token",
+                               http_status=(400, 401), subcode=467),
+    "token_revoked": ErrorSpec(190, "Error validating access token: The user has not authorized application.",
+                               http_status=(400, 401), subcode=467),
+    "token_expired": ErrorSpec(190, "Error validating access token: Session has expired on {expired}. "
+                                    "The current time is {now}.",
+                               http_status=(400, 401), subcode=463),
+    "appsecret_proof_missing": ErrorSpec(100, "API calls from the server require an appsecret_proof argument",
+                                         type=GRAPH_METHOD),
+    "appsecret_proof_invalid": ErrorSpec(100, "Invalid appsecret_proof provided in the API argument",
+                                         type=GRAPH_METHOD),
+    "refresh_too_early": ErrorSpec(100, "(#100) The access token cannot be refreshed yet: long-lived tokens "
+                                        "can be refreshed once they are at least 24 hours old",
+                                   type=IG_API),
+    "grant_type_invalid": ErrorSpec(100, "(#100) Unsupported grant_type: expected {expected}", type=IG_API),
+    "client_secret_invalid": ErrorSpec(101, "Error validating client secret."),
+    # --- permissions ----------------------------------------------------------------
+    "permission_denied": ErrorSpec(10, "(#10) Application does not have permission for this action",
+                                   http_status=403),
+    "permission_required": ErrorSpec(200, "(#200) Requires {permission} permission to manage the object",
+                                     http_status=403),
+    # --- request shape --------------------------------------------------------------
+    "unsupported_version": ErrorSpec(2635, "(#2635) You are calling a deprecated version of the Graph API "
+                                           "({version}). Please update to the latest version: v{newest}.0."),
+    "unknown_object": ErrorSpec(100, "Unsupported {method} request. Object with ID '{object_id}' does not exist, "
+                                     "cannot be loaded due to missing permissions, or does not support this "
+                                     "operation. Please read the Graph API documentation at "
+                                     "https://developers.facebook.com/docs/graph-api",
+                                type=GRAPH_METHOD, subcode=33),
+    "unknown_path": ErrorSpec(2500, "Unknown path components: {path}"),
+    "nonexisting_field": ErrorSpec(100, "(#100) Tried accessing nonexisting field ({field}) on node type "
+                                        "({node_type})"),
+    "fields_syntax": ErrorSpec(2500, 'Syntax error "{detail}" at character {position}: {fields}'),
+    "invalid_parameter": ErrorSpec(100, "(#100) {detail}"),
+    "missing_parameter": ErrorSpec(100, "(#100) The parameter {name} is required"),
+    "invalid_cursor": ErrorSpec(100, "(#100) The cursor {name} is not valid for this edge"),
+    # --- insights -------------------------------------------------------------------
+    "metric_unknown": ErrorSpec(100, "(#100) metric[{index}] must be one of the following values: {allowed}"),
+    "metric_deprecated": ErrorSpec(100, "(#100) Starting from {since}, the {metric} metric is no longer supported. "
+                                        "{advice}"),
+    "metric_type_required": ErrorSpec(100, "(#100) The following metrics ({metrics}) should be specified with "
+                                           "parameter metric_type=total_value"),
+    "metric_type_unsupported": ErrorSpec(100, "(#100) metric_type={metric_type} is not supported for the metrics "
+                                              "({metrics})"),
+    "period_unsupported": ErrorSpec(100, "(#100) Incompatible period: the metric {metric} supports period "
+                                         "{periods}, not {period}"),
+    "breakdown_unsupported": ErrorSpec(100, "(#100) Incompatible breakdown: the metric {metric} supports "
+                                            "breakdowns [{allowed}], not {breakdown}"),
+    "breakdown_required": ErrorSpec(100, "(#100) The metric {metric} requires a breakdown ({allowed})"),
+    "timeframe_required": ErrorSpec(100, "(#100) The metric {metric} requires the timeframe parameter "
+                                         "({allowed})"),
+    "insights_span": ErrorSpec(100, "(#100) There cannot be more than 30 days (2592000 s) between since and until"),
+    "insights_history": ErrorSpec(100, "(#100) since cannot be more than {days} days in the past"),
+    "media_metric_unsupported": ErrorSpec(100, "(#100) The Media Insights API does not support the {metric} metric "
+                                               "for this media product type ({product_type}): metric {metric} is "
+                                               "not supported for this media type", type=IG_API),
+    "carousel_child_insights": ErrorSpec(100, "(#100) The Media Insights API does not support carousel children "
+                                              "(media product type CAROUSEL_ITEM); read the carousel album instead",
+                                         type=IG_API),
+    "media_before_business": ErrorSpec(100, "(#100) Media Posted Before Business Account Conversion",
+                                       subcode=2108006,
+                                       user_title="Media Posted Before Business Account Conversion",
+                                       user_msg="The media was posted before the most recent time that the user's "
+                                                "account was converted to a business account from a personal "
+                                                "account."),
+    "not_enough_viewers": ErrorSpec(10, "(#10) Not enough viewers for the media to show insights",
+                                    user_title="Not Enough Viewers",
+                                    user_msg="Insights are not available for stories seen by fewer than 5 people."),
+    # --- publishing -----------------------------------------------------------------
+    "media_type_invalid": ErrorSpec(100, "(#100) The media type {media_type} is not one of the expected media "
+                                         "types: {allowed}", subcode=2207023, type=IG_API),
+    "media_url_invalid": ErrorSpec(9004, "The media could not be fetched from this uri: {url}", subcode=2207052,
+                                   user_title="Media download has failed",
+                                   user_msg="The media URI doesn't meet our requirements: use a public https URL."),
+    "caption_too_long": ErrorSpec(100, "(#100) The caption is {length} characters long; at most "
+                                       "{limit} are allowed", type=IG_API),
+    "too_many_hashtags": ErrorSpec(100, "(#100) The caption has {count} hashtags; at most {limit} are allowed",
+                                   type=IG_API),
+    "carousel_invalid": ErrorSpec(100, "(#100) Carousel validation failed: {detail}", subcode=2207028, type=IG_API,
+                                  user_title="Carousel validation failed",
+                                  user_msg="Carousels need at least 2 and at most 10 photos or videos."),
+    "container_not_ready": ErrorSpec(24, "(#24) The media container {container_id} was not found or is not ready "
+                                         "to be published", subcode=2207008, type=IG_API,
+                                     user_title="Media not ready",
+                                     user_msg="Wait until the container's status_code is FINISHED."),
+    "container_failed": ErrorSpec(-1, "Failed to create media container: {reason}", subcode=2207032, type=IG_API,
+                                  user_title="Create media failed",
+                                  user_msg="Failed to create a media container. Create a new container."),
+    "container_expired": ErrorSpec(-2, "The media container {container_id} has expired", subcode=2207020,
+                                   type=IG_API, user_title="Media expired",
+                                   user_msg="The media has expired. Create a new container."),
+    "container_published": ErrorSpec(506, "(#506) Duplicate post: the media container {container_id} has "
+                                          "already been published", type=IG_API),  # unconfirmed code
+    "carousel_item_publish": ErrorSpec(100, "(#100) A carousel item cannot be published on its own; publish "
+                                            "the carousel container", type=IG_API),
+    "publish_quota": ErrorSpec(9, "Application request limit reached", subcode=2207042, type=IG_API,
+                               user_title="Maximum number of posts reached",
+                               user_msg="You reached maximum number of posts that is allowed to be published by "
+                                        "Content Publishing API."),
+    "container_quota": ErrorSpec(9, "(#9) Too many media containers: at most {limit} may be created per 24 hours",
+                                 type=IG_API),  # unconfirmed code
+    # --- messaging ------------------------------------------------------------------
+    "recipient_missing": ErrorSpec(100, "(#100) param recipient must be a JSON object with an id", type=IG_API),
+    "recipient_unknown": ErrorSpec(100, "No matching user found", subcode=2534014, type=IG_API),
+    "message_missing": ErrorSpec(100, "(#100) param message must be a JSON object with non-empty text", type=IG_API),
+    "message_too_long": ErrorSpec(100, "(#100) Length of param message[text] must be less than {limit} characters",
+                                  type=IG_API),
+    "outside_window": ErrorSpec(10, "(#10) This message is sent outside of allowed window.", type=IG_API,
+                                http_status=403, subcode=2534022,
+                                user_title="Message outside the allowed window",
+                                user_msg="The person must have messaged you within the last 24 hours."),
+    # --- throttling (one row per configurable throttle code) ------------------------
+    "throttle_4": ErrorSpec(4, "(#4) Application request limit reached", http_status=403, is_transient=True),
+    "throttle_17": ErrorSpec(17, "(#17) User request limit reached", http_status=400, is_transient=True),
+    "throttle_80002": ErrorSpec(80002, "(#80002) There have been too many calls to this Instagram account. Wait "
+                                       "a bit and try again. For more info, please refer to "
+                                       "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+                                http_status=429, is_transient=True),
+}
+
+
+def fbtrace_id() -> str:
+    """Random-looking like Meta's (never seeded: it identifies a response, not data)."""
+    return "A" + secrets.token_urlsafe(16)[:22]
+
+
+class GraphError(Exception):
+    """A Graph API error answer; ``str()`` is the message without any token in it."""
+
+    def __init__(self, name: str, /, spec: ErrorSpec | None = None, **details: Any) -> None:
+        self.name = name
+        base = spec or ERRORS[name]
+        self.spec = replace(base, message=base.message.format(**details)) if details else base
+        super().__init__(self.spec.message)
+
+    @property
+    def http_status(self) -> int | tuple[int, ...]:
+        return self.spec.http_status
+
+    def body(self) -> dict[str, Any]:
+        spec = self.spec
+        error: dict[str, Any] = {"message": spec.message, "type": spec.type, "code": spec.code}
+        if spec.subcode is not None:
+            error["error_subcode"] = spec.subcode
+        error["is_transient"] = spec.is_transient
+        if spec.user_title:
+            error["error_user_title"] = spec.user_title
+        if spec.user_msg:
+            error["error_user_msg"] = spec.user_msg
+        error["fbtrace_id"] = fbtrace_id()
+        return {"error": error}
+
+
+def spec_for_code(code: int) -> ErrorSpec:
+    """The catalogue row for an error code (first match), for faults that only name a code."""
+    for spec in ERRORS.values():
+        if spec.code == code:
+            return spec
+    return ErrorSpec(code, f"(#{code}) Simulated error", http_status=400)
+
+
+def custom_error(**fields: Any) -> GraphError:
+    """An error from a fault spec: any field left out comes from the code's catalogue row."""
+    code = int(fields.get("code") if fields.get("code") is not None else 2)
+    base = spec_for_code(code)
+    overrides = {
+        "message": fields.get("message"),
+        "type": fields.get("type"),
+        "http_status": fields.get("http_status"),
+        "subcode": fields.get("subcode"),
+        "is_transient": fields.get("is_transient"),
+        "user_title": fields.get("error_user_title"),
+        "user_msg": fields.get("error_user_msg"),
+    }
+    spec = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    return GraphError("fault", spec=spec)

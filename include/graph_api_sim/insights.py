@@ -1,0 +1,328 @@
+"""Account and media insights: validation by the metric tables, deterministic values.
+
+Every value is a pure function of (seed, object, metric, day), so the API, the truth
+endpoint and a second run with the same seed agree. Days end at 08:00 UTC (midnight
+Pacific, as Meta reports them); only complete days have values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from . import catalog
+from .call import Call
+from .catalog import DAY, TIME_SERIES, TOTAL_VALUE, AccountMetric
+from .clock import iso
+from .errors import GraphError
+from .ids import stable_unit
+from .world import Account, Media
+
+DAY_END_OFFSET = catalog.INSIGHTS_DAY_END_UTC_HOUR * catalog.HOUR
+
+
+def _split_list(raw: str | None) -> list[str]:
+    return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+def _deprecation(name: str) -> GraphError | None:
+    retired = catalog.DEPRECATED_METRICS.get(name)
+    if retired is None:
+        return None
+    advice = f"Please use {retired.replacement} instead." if retired.replacement else ""
+    return GraphError("metric_deprecated", since=retired.since, metric=name, advice=advice)
+
+
+# --- day buckets ----------------------------------------------------------------------------
+
+
+def bucket_end(day: int) -> int:
+    return day * DAY + DAY_END_OFFSET
+
+
+def days_between(since: float, until: float, now: float) -> list[int]:
+    """Complete days whose end lies in (since, until]."""
+    first = math.floor((since - DAY_END_OFFSET) / DAY) + 1
+    last = math.floor((min(until, now) - DAY_END_OFFSET) / DAY)
+    return list(range(first, last + 1))
+
+
+def parse_time(raw: str, name: str) -> float:
+    """Unix seconds or an ISO date, as Meta accepts for since/until."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        parsed = date.fromisoformat(raw[:10])
+    except ValueError:
+        raise GraphError("invalid_parameter", detail=f"{name} must be a unix timestamp or a date") from None
+    return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC).timestamp()
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def daily_value(seed: int, account: Account, name: str, metric: AccountMetric, day: int) -> int:
+    weekend = 1.2 if (day + 3) % 7 >= 5 else 1.0  # 1970-01-01 was a Thursday
+    return int(account.followers_count * metric.rate * (0.5 + stable_unit(seed, account.id, name, day)) * weekend)
+
+
+def period_value(seed: int, account: Account, name: str, metric: AccountMetric, period: str, day: int) -> Any:
+    if metric.kind == "online":
+        return {str(hour): int(account.followers_count * metric.rate
+                               * (0.3 + 0.7 * math.sin(math.pi * hour / 24) ** 2)
+                               * (0.8 + 0.4 * stable_unit(seed, account.id, name, day, hour)))
+                for hour in range(24)}
+    span = catalog.PERIOD_DAYS.get(period, 1)
+    total = sum(daily_value(seed, account, name, metric, d) for d in range(day - span + 1, day + 1))
+    return _dedupe(total, span) if metric.unique else total
+
+
+def _dedupe(total: int, days: int) -> int:
+    """Unique-account metrics grow less than linearly over several days."""
+    return round(total / (1 + 0.15 * (days - 1))) if days > 1 else total
+
+
+def split(total: int, dimensions: list[str], salt: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Share ``total`` among every combination of dimension values (largest remainder)."""
+    combos = list(itertools.product(*(catalog.BREAKDOWN_VALUES[d] for d in dimensions)))
+    weights = [0.2 + stable_unit(*salt, *combo) for combo in combos]
+    scale = total / sum(weights)
+    exact = [w * scale for w in weights]
+    values = [int(x) for x in exact]
+    by_remainder = sorted(range(len(combos)), key=lambda i: exact[i] - values[i], reverse=True)
+    for i in by_remainder[: total - sum(values)]:
+        values[i] += 1
+    return [{"dimension_values": list(combo), "value": value}
+            for combo, value in zip(combos, values, strict=True) if value]
+
+
+@dataclass(frozen=True)
+class AccountQuery:
+    names: list[str]
+    period: str
+    metric_type: str
+    since: float
+    until: float
+    breakdowns: list[str]
+    timeframe: str | None
+
+
+def account_series(seed: int, account: Account, name: str, period: str, since: float, until: float,
+                   now: float) -> list[dict[str, Any]]:
+    """The time-series values of one metric: what the truth endpoint and the API both serve."""
+    metric = catalog.ACCOUNT_METRICS[name]
+    days = days_between(since, until, now)
+    if metric.recent_days is not None:
+        oldest = math.floor((now - DAY_END_OFFSET) / DAY) - metric.recent_days
+        days = [d for d in days if d > oldest]
+    return [{"value": period_value(seed, account, name, metric, period, d), "end_time": iso(bucket_end(d))}
+            for d in days]
+
+
+def account_total(seed: int, account: Account, name: str, since: float, until: float, now: float) -> int:
+    metric = catalog.ACCOUNT_METRICS[name]
+    days = days_between(since, until, now)
+    total = sum(daily_value(seed, account, name, metric, d) for d in days)
+    return _dedupe(total, len(days)) if metric.unique else total
+
+
+def demographic_total(account: Account, name: str, timeframe: str | None) -> int:
+    metric = catalog.ACCOUNT_METRICS[name]
+    share = 0.3 if timeframe == "this_week" else 1.0
+    return int(account.followers_count * metric.rate * (share if metric.needs_timeframe else 1.0))
+
+
+# --- account insights -----------------------------------------------------------------------
+
+
+def _parse_account_query(call: Call) -> tuple[AccountQuery, list[AccountMetric]]:
+    names = _split_list(call.param("metric"))
+    if not names:
+        raise GraphError("missing_parameter", name="metric")
+    metrics = []
+    for index, name in enumerate(names):
+        error = _deprecation(name)
+        if error:
+            raise error
+        metric = catalog.ACCOUNT_METRICS.get(name)
+        if metric is None:
+            raise GraphError("metric_unknown", index=index, allowed=", ".join(catalog.ACCOUNT_METRICS))
+        metrics.append(metric)
+    period = call.param("period")
+    if not period:
+        raise GraphError("missing_parameter", name="period")
+    metric_type = call.param("metric_type") or TIME_SERIES
+    if metric_type not in (TIME_SERIES, TOTAL_VALUE):
+        raise GraphError("invalid_parameter", detail="metric_type must be one of the following values: "
+                                                     "time_series, total_value")
+    breakdowns = _split_list(call.param("breakdown"))
+    timeframe = call.param("timeframe")
+    for name, metric in zip(names, metrics, strict=True):
+        if period not in metric.periods:
+            raise GraphError("period_unsupported", metric=name, periods=", ".join(metric.periods), period=period)
+    wrong_type = [n for n, m in zip(names, metrics, strict=True) if metric_type not in m.metric_types]
+    if wrong_type:
+        if metric_type == TIME_SERIES:
+            raise GraphError("metric_type_required", metrics=", ".join(wrong_type))
+        raise GraphError("metric_type_unsupported", metric_type=metric_type, metrics=", ".join(wrong_type))
+    for name, metric in zip(names, metrics, strict=True):
+        for breakdown in breakdowns:
+            if breakdown not in metric.breakdowns:
+                raise GraphError("breakdown_unsupported", metric=name, allowed=", ".join(metric.breakdowns),
+                                 breakdown=breakdown)
+        if metric.kind == "demographic":
+            if not breakdowns:
+                raise GraphError("breakdown_required", metric=name, allowed="|".join(metric.breakdowns))
+            if metric.needs_timeframe and timeframe not in catalog.DEMOGRAPHIC_TIMEFRAMES:
+                raise GraphError("timeframe_required", metric=name,
+                                 allowed="|".join(catalog.DEMOGRAPHIC_TIMEFRAMES))
+    now = call.sim.clock.now()
+    since_raw, until_raw = call.param("since"), call.param("until")
+    until = parse_time(until_raw, "until") if until_raw else now
+    since = parse_time(since_raw, "since") if since_raw else until - 2 * DAY
+    if since >= until:
+        raise GraphError("invalid_parameter", detail="since must be earlier than until")
+    if until - since > catalog.INSIGHTS_MAX_SPAN_SECONDS:
+        raise GraphError("insights_span")
+    if since < now - catalog.INSIGHTS_HISTORY_DAYS * DAY:
+        raise GraphError("insights_history", days=catalog.INSIGHTS_HISTORY_DAYS)
+    return AccountQuery(names, period, metric_type, since, until, breakdowns, timeframe), metrics
+
+
+def account_insights(call: Call) -> dict[str, Any]:
+    """``GET /{ig-user-id}/insights?metric=..&period=..[&metric_type=..&since=..&until=..&breakdown=..]``."""
+    query, metrics = _parse_account_query(call)
+    account: Account = call.node
+    seed, now = call.sim.world.seed, call.sim.clock.now()
+    data = []
+    for name, metric in zip(query.names, metrics, strict=True):
+        if account.followers_count < metric.min_followers:
+            continue  # Meta answers no data, not zeros
+        item: dict[str, Any] = {"name": name, "period": query.period}
+        if query.metric_type == TIME_SERIES:
+            item["values"] = account_series(seed, account, name, query.period, query.since, query.until, now)
+        elif metric.kind == "demographic":
+            total = demographic_total(account, name, query.timeframe)
+            item["total_value"] = {"breakdowns": [{
+                "dimension_keys": query.breakdowns,
+                "results": split(total, query.breakdowns, (seed, account.id, name, query.timeframe)),
+            }]}
+        else:
+            total = account_total(seed, account, name, query.since, query.until, now)
+            total_value: dict[str, Any] = {"value": total}
+            if query.breakdowns:
+                total_value["breakdowns"] = [{
+                    "dimension_keys": query.breakdowns,
+                    "results": split(total, query.breakdowns, (seed, account.id, name, int(query.since))),
+                }]
+            item["total_value"] = total_value
+        item.update(title=metric.title, description=metric.description,
+                    id=f"{account.id}/insights/{name}/{query.period}")
+        data.append(item)
+    result: dict[str, Any] = {"data": data}
+    if query.metric_type == TIME_SERIES and data:
+        span = query.until - query.since
+        params = {key: value for key, value in call.request.query if key not in ("access_token", "since", "until")}
+        result["paging"] = {
+            "previous": call.url(call.request.path, {**params, "since": int(query.since - span),
+                                                     "until": int(query.since)}),
+            "next": call.url(call.request.path, {**params, "since": int(query.until),
+                                                 "until": int(query.until + span)}),
+        }
+    return result
+
+
+# --- media insights -------------------------------------------------------------------------
+
+
+def product_type(media: Media) -> str:
+    return catalog.CAROUSEL_ITEM if media.is_carousel_item else media.media_product_type
+
+
+def media_values(seed: int, media: Media, followers: int) -> dict[str, int]:
+    """Every metric a media's product type supports, with its lifetime value."""
+    def u(name: str) -> float:
+        return stable_unit(seed, media.id, name)
+
+    if media.media_product_type == catalog.PRODUCT_STORY:
+        reach = media.viewers
+    else:
+        reach = int(media.like_count * (4 + 6 * u("reach")) + followers * 0.03 * u("reach2"))
+    views = int(reach * (1.2 + u("views")))
+    saved = int(media.like_count * 0.06 * (0.5 + u("saved")))
+    shares = int(media.like_count * 0.04 * (0.5 + u("shares")))
+    replies = int(reach * 0.03 * u("replies"))
+    profile_visits = int(reach * 0.04 * u("visits"))
+    avg_watch = 2500 + int(12000 * u("watch"))
+    values = {
+        "reach": reach, "views": views, "likes": media.like_count, "comments": media.comments_count,
+        "saved": saved, "shares": shares, "replies": replies,
+        "total_interactions": media.like_count + media.comments_count + saved + shares
+        + (replies if media.media_product_type == catalog.PRODUCT_STORY else 0),
+        "profile_visits": profile_visits, "follows": int(profile_visits * 0.2 * u("follows")),
+        "profile_activity": int(profile_visits * 0.6 * u("activity")),
+        "navigation": int(views * (0.6 + 0.3 * u("navigation"))),
+        "ig_reels_avg_watch_time": avg_watch, "ig_reels_video_view_total_time": avg_watch * views,
+    }
+    supported = catalog.MEDIA_METRIC_SETS[product_type(media)]
+    return {name: value for name, value in values.items() if name in supported}
+
+
+def media_refusal(media: Media, account: Account) -> GraphError | None:
+    """Why Meta refuses every insights metric of this media, if it does."""
+    if media.is_carousel_item:
+        return GraphError("carousel_child_insights")
+    if media.timestamp < account.business_since:
+        return GraphError("media_before_business")
+    if media.media_product_type == catalog.PRODUCT_STORY and media.viewers < catalog.STORY_MIN_VIEWERS:
+        return GraphError("not_enough_viewers")
+    return None
+
+
+def media_insights(call: Call) -> dict[str, Any]:
+    """``GET /{ig-media-id}/insights?metric=..[&breakdown=..]``."""
+    media: Media = call.node
+    names = _split_list(call.param("metric"))
+    if not names:
+        raise GraphError("missing_parameter", name="metric")
+    product = product_type(media)
+    supported = catalog.MEDIA_METRIC_SETS[product]
+    if product == catalog.CAROUSEL_ITEM:
+        raise GraphError("carousel_child_insights")
+    for index, name in enumerate(names):
+        error = _deprecation(name)
+        if error:
+            raise error
+        if name not in catalog.MEDIA_METRICS:
+            raise GraphError("metric_unknown", index=index, allowed=", ".join(sorted(supported)))
+        if name not in supported:
+            raise GraphError("media_metric_unsupported", metric=name, product_type=product)
+    breakdowns = _split_list(call.param("breakdown"))
+    for name in names:
+        for breakdown in breakdowns:
+            if breakdown not in catalog.MEDIA_METRICS[name].breakdowns:
+                raise GraphError("breakdown_unsupported", metric=name,
+                                 allowed=", ".join(catalog.MEDIA_METRICS[name].breakdowns), breakdown=breakdown)
+    refusal = media_refusal(media, call.account)
+    if refusal:
+        raise refusal
+    seed = call.sim.world.seed
+    values = media_values(seed, media, call.account.followers_count)
+    data = []
+    for name in names:
+        metric = catalog.MEDIA_METRICS[name]
+        item: dict[str, Any] = {"name": name, "period": "lifetime"}
+        if breakdowns:
+            item["total_value"] = {"value": values[name], "breakdowns": [{
+                "dimension_keys": breakdowns, "results": split(values[name], breakdowns, (seed, media.id, name)),
+            }]}
+        else:
+            item["values"] = [{"value": values[name]}]
+        item.update(title=metric.title, description=metric.description, id=f"{media.id}/insights/{name}/lifetime")
+        data.append(item)
+    return {"data": data}

@@ -1,0 +1,103 @@
+"""Conversations and the Send API, with the 24-hour messaging window.
+
+A business may answer only within 24 h of the customer's last message (7 days with
+the HUMAN_AGENT tag), measured on the simulator clock; outside it Meta answers HTTP
+403, code 10, subcode 2534022, and so does the simulator.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from . import catalog
+from .call import Call
+from .clock import iso
+from .errors import GraphError
+from .world import Account, Conversation, Message
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+
+class Inbox:
+    """Messages sent or received during this run, on top of the seeded conversations."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+        self._added: dict[str, list[Message]] = {}  # conversation id -> new messages, oldest first
+        self.sent: list[dict[str, Any]] = []
+
+    def messages(self, conversation: Conversation) -> list[Message]:
+        """Newest first, as Meta lists them."""
+        return [*reversed(self._added.get(conversation.id, ())), *reversed(conversation.messages)]
+
+    def updated_time(self, conversation: Conversation) -> int:
+        added = self._added.get(conversation.id)
+        return added[-1].created_time if added else conversation.messages[-1].created_time
+
+    def last_user_message_at(self, conversation: Conversation) -> int:
+        added = [m.created_time for m in self._added.get(conversation.id, ()) if m.from_id == conversation.user_id]
+        return max([conversation.last_user_message_at, *added])
+
+    def conversations(self, account: Account) -> list[Conversation]:
+        return sorted(account.conversations, key=lambda c: (self.updated_time(c), c.id), reverse=True)
+
+    def _append(self, conversation: Conversation, *, from_user: bool, text: str) -> Message:
+        owner = (conversation.owner_id, conversation.owner_username)
+        user = (conversation.user_id, conversation.user_username)
+        sender, recipient = (user, owner) if from_user else (owner, user)
+        message = Message(
+            id=self._sim.ids.opaque(f"ig_item:1:IGMessageThread:{conversation.owner_id}:{conversation.user_id}"),
+            conversation_id=conversation.id, owner_id=conversation.owner_id,
+            created_time=int(self._sim.clock.now()), from_id=sender[0], from_username=sender[1],
+            to_id=recipient[0], to_username=recipient[1], text=text,
+        )
+        self._added.setdefault(conversation.id, []).append(message)
+        self._sim.register(message)
+        return message
+
+    def send(self, account: Account, recipient_id: str, text: str, tag: str | None) -> Message:
+        conversation = self._sim.world.conversations_by_user.get((account.id, recipient_id))
+        if conversation is None:
+            raise GraphError("recipient_unknown")
+        window = catalog.HUMAN_AGENT_WINDOW_SECONDS if tag == "HUMAN_AGENT" else catalog.MESSAGING_WINDOW_SECONDS
+        if self._sim.clock.now() - self.last_user_message_at(conversation) > window:
+            raise GraphError("outside_window")
+        message = self._append(conversation, from_user=False, text=text)
+        self.sent.append({"account_id": account.id, "message_id": message.id, "conversation_id": conversation.id,
+                          "recipient_id": recipient_id, "text": text, "created_time": iso(message.created_time)})
+        return message
+
+    def receive(self, conversation: Conversation, text: str) -> Message:
+        """Control endpoint: the customer writes (which reopens the 24 h window)."""
+        return self._append(conversation, from_user=True, text=text)
+
+
+def _json_object(value: Any) -> dict[str, Any] | None:
+    """Meta takes ``recipient`` and ``message`` as JSON objects or as JSON-encoded form fields."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return None
+        return decoded if isinstance(decoded, dict) else None
+    return None
+
+
+def send_message(call: Call) -> dict[str, Any]:
+    """``POST /me/messages`` with ``{"recipient": {"id": IGSID}, "message": {"text": ...}}``."""
+    recipient = _json_object(call.params.get("recipient"))
+    if not recipient or not recipient.get("id"):
+        raise GraphError("recipient_missing")
+    message = _json_object(call.params.get("message"))
+    text = message.get("text") if message else None
+    if not isinstance(text, str) or not text:
+        raise GraphError("message_missing")
+    if len(text) >= catalog.MESSAGE_MAX_CHARS:
+        raise GraphError("message_too_long", limit=catalog.MESSAGE_MAX_CHARS)
+    recipient_id = str(recipient["id"])
+    sent = call.sim.inbox.send(call.account, recipient_id, text, call.param("tag"))
+    return {"recipient_id": recipient_id, "message_id": sent.id}

@@ -1,0 +1,160 @@
+"""Reading nodes and edges: field selection, expansion and paged edge listings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import catalog
+from .call import Call
+from .clock import iso
+from .errors import GraphError
+from .fields import FieldSpec, check_fields, default_specs, format_fields
+from .paging import ItemListing, Listing, Page, encode_cursor, parse_limit, take_page
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+Getter = Callable[[Call, Any], Any]
+
+
+def _participant(username: str, user_id: str) -> dict[str, str]:
+    return {"username": username, "id": user_id}
+
+
+# Fields that are not a plain attribute of the node; every other field is read with getattr.
+COMPUTED_FIELDS: dict[str, dict[str, Getter]] = {
+    "IGUser": {
+        "user_id": lambda call, user: user.id,
+        "media_count": lambda call, user: call.sim.publishing.media_count(user),
+    },
+    "IGMedia": {
+        "timestamp": lambda call, media: iso(media.timestamp),
+        "owner": lambda call, media: call.sim.world.account(media.owner_id),
+    },
+    "IGComment": {
+        "timestamp": lambda call, comment: iso(comment.timestamp),
+        "from": lambda call, comment: {"id": comment.from_id, "username": comment.username},
+        "media": lambda call, comment: call.sim.node(comment.media_id),
+    },
+    "IGContainer": {
+        "status_code": lambda call, container: call.sim.publishing.status_code(container),
+        "status": lambda call, container: call.sim.publishing.status_text(container),
+    },
+    "IGConversation": {
+        "updated_time": lambda call, conversation: iso(call.sim.inbox.updated_time(conversation)),
+        "participants": lambda call, conversation: {"data": [
+            _participant(conversation.owner_username, conversation.owner_id),
+            _participant(conversation.user_username, conversation.user_id),
+        ]},
+    },
+    "IGMessage": {
+        "created_time": lambda call, message: iso(message.created_time),
+        "from": lambda call, message: _participant(message.from_username, message.from_id),
+        "to": lambda call, message: {"data": [_participant(message.to_username, message.to_id)]},
+        "message": lambda call, message: message.text,
+    },
+}
+
+# What each edge lists, for both ``GET /{id}/{edge}`` and ``fields={edge}{...}``.
+EDGE_LISTINGS: dict[tuple[str, str], Callable[[Simulator, Any], Listing]] = {
+    ("IGUser", "media"): lambda sim, user: sim.publishing.timeline(user),
+    ("IGUser", "stories"): lambda sim, user: ItemListing("IGMedia", sim.publishing.live_stories(user)),
+    ("IGUser", "tags"): lambda sim, user: ItemListing("IGMedia", ()),  # no tagged media in the seeded world
+    ("IGUser", "conversations"): lambda sim, user: ItemListing("IGConversation", sim.inbox.conversations(user)),
+    ("IGMedia", "children"): lambda sim, media: ItemListing("IGMedia", media.children),
+    ("IGMedia", "comments"): lambda sim, media: ItemListing(
+        "IGComment", sim.world.comments(media) if media.ordinal >= 0 else ()),
+    ("IGComment", "replies"): lambda sim, comment: ItemListing("IGComment", comment.replies),
+    ("IGConversation", "messages"): lambda sim, conversation: ItemListing(
+        "IGMessage", sim.inbox.messages(conversation)),
+}
+
+
+def render_node(call: Call, node: Any, specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
+    """The selected fields of one node; missing values are left out, ``id`` is always there."""
+    node_type = node.node_type
+    computed = COMPUTED_FIELDS.get(node_type, {})
+    edges = catalog.NODE_EDGES[node_type]
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name = spec.name
+        if name in edges:
+            expanded = _expand_edge(call, node, spec)
+            if expanded["data"]:  # Meta leaves out empty edges (children of a single image)
+                out[name] = expanded
+            continue
+        getter = computed.get(name)
+        value = getter(call, node) if getter else getattr(node, name, None)
+        if value is None:
+            continue
+        if hasattr(value, "node_type"):
+            value = render_node(call, value, spec.subfields or (FieldSpec("id"),))
+        elif spec.subfields and isinstance(value, dict):
+            wanted = {sub.name for sub in spec.subfields}
+            value = {key: item for key, item in value.items() if key in wanted}
+        out[name] = value
+    if "id" not in out:
+        out["id"] = node.id
+    return out
+
+
+def _expand_edge(call: Call, node: Any, spec: FieldSpec) -> dict[str, Any]:
+    listing = EDGE_LISTINGS[(node.node_type, spec.name)](call.sim, node)
+    specs = spec.subfields or default_specs(listing.node_type)
+    limit = parse_limit(spec.modifier("limit"))
+    page = take_page(listing, after=spec.modifier("after"), before=None, limit=limit)
+    data = [render_node(call, item, specs) for item in page.items]
+    params = {"fields": format_fields(specs)} if spec.subfields else {}
+    return with_paging(call, data, page, path=f"/{node.id}/{spec.name}", params=params, limit=limit)
+
+
+def with_paging(call: Call, data: list[dict[str, Any]], page: Page, *, path: str, params: dict[str, Any],
+                limit: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"data": data}
+    if not page.items:
+        return result
+    first, last = encode_cursor(page.items[0].id), encode_cursor(page.items[-1].id)
+    paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
+    if page.has_next:
+        paging["next"] = call.url(path, {**params, "limit": limit, "after": last})
+    if page.has_previous:
+        paging["previous"] = call.url(path, {**params, "limit": limit, "before": first})
+    result["paging"] = paging
+    return result
+
+
+# --- route handlers -----------------------------------------------------------------------
+
+
+def get_node(call: Call) -> dict[str, Any]:
+    node_type = call.node.node_type
+    specs = call.fields() or default_specs(node_type)
+    check_fields(node_type, specs)
+    return render_node(call, call.node, specs)
+
+
+def list_edge(call: Call, listing: Listing | None = None) -> dict[str, Any]:
+    """``GET /{id}/{edge}``: one page of the edge with the requested fields."""
+    if listing is None:
+        listing = EDGE_LISTINGS[(call.node.node_type, call.edge)](call.sim, call.node)
+    specs = call.fields() or default_specs(listing.node_type)
+    check_fields(listing.node_type, specs)
+    limit = parse_limit(call.param("limit"))
+    page = take_page(listing, after=call.param("after"), before=call.param("before"), limit=limit)
+    data = [render_node(call, item, specs) for item in page.items]
+    params = {key: value for key, value in call.request.query
+              if key not in ("access_token", "after", "before", "limit")}
+    return with_paging(call, data, page, path=call.request.path, params=params, limit=limit)
+
+
+def list_conversations(call: Call) -> dict[str, Any]:
+    """``GET /me/conversations?platform=instagram[&user_id=IGSID]``."""
+    platform = call.param("platform")
+    if platform is not None and platform != "instagram":
+        raise GraphError("invalid_parameter", detail="platform must be one of the following values: instagram")
+    conversations = call.sim.inbox.conversations(call.node)
+    user_id = call.param("user_id")
+    if user_id:
+        conversations = [c for c in conversations if c.user_id == user_id]
+    return list_edge(call, ItemListing("IGConversation", conversations))

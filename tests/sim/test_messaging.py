@@ -1,0 +1,78 @@
+"""Messaging: the Send API and the 24-hour window."""
+
+from __future__ import annotations
+
+import json
+
+
+def _split(sim, account_id):
+    conversations = sim.truth("conversations", account_id=account_id)
+    inside = next(c for c in conversations if c["inside_window"])
+    outside = next(c for c in conversations if not c["inside_window"])
+    return inside, outside
+
+
+def _send(graph, recipient, text, path="/me/messages", **params):
+    return graph.post(path, json={"recipient": {"id": recipient}, "message": {"text": text}}, **params)
+
+
+def test_send_inside_the_window(graph, sim):
+    account_id = graph.account()["id"]
+    inside, _ = _split(sim, account_id)
+    response = _send(graph, inside["user_id"], "Thanks for your message!")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["recipient_id"] == inside["user_id"] and body["message_id"]
+    messages = graph.get(f"/{inside['id']}/messages", fields="id,message,from,to").json()["data"]
+    assert messages[0]["id"] == body["message_id"] and messages[0]["message"] == "Thanks for your message!"
+    assert messages[0]["from"]["id"] == account_id and messages[0]["to"]["data"][0]["id"] == inside["user_id"]
+    sent = sim.truth("sent_messages", account_id=account_id)
+    assert [(s["message_id"], s["conversation_id"]) for s in sent] == [(body["message_id"], inside["id"])]
+    listed = graph.get("/me/conversations", platform="instagram").json()["data"]
+    assert listed[0]["id"] == inside["id"]  # the conversation moved to the top
+
+
+def test_send_outside_the_window_is_refused(graph, sim):
+    account_id = graph.account()["id"]
+    _, outside = _split(sim, account_id)
+    response = _send(graph, outside["user_id"], "Hello again", path=f"/{account_id}/messages")
+    assert response.status_code == 403
+    error = graph.error(response)
+    assert (error["type"], error["code"], error["error_subcode"]) == ("IGApiException", 10, 2534022)
+    assert error["is_transient"] is False
+    assert sim.truth("sent_messages") == []
+
+
+def test_window_closes_with_the_clock_and_reopens_when_the_customer_writes(graph, sim):
+    inside, _ = _split(sim, graph.account()["id"])
+    sim.advance_clock(25 * 3600)
+    assert _send(graph, inside["user_id"], "Late").status_code == 403
+    sim.customer_writes(inside["id"], "Are you there?")
+    assert _send(graph, inside["user_id"], "Yes!").status_code == 200
+    assert graph.get(f"/{inside['id']}/messages", fields="message").json()["data"][1]["message"] == "Are you there?"
+
+
+def test_human_agent_tag_extends_the_window_to_seven_days(graph, sim):
+    inside, _ = _split(sim, graph.account()["id"])
+    sim.advance_clock(3 * 86400)
+    assert _send(graph, inside["user_id"], "Following up").status_code == 403
+    assert _send(graph, inside["user_id"], "Following up", tag="HUMAN_AGENT").status_code == 200
+
+
+def test_text_length_limit(graph, sim):
+    inside, _ = _split(sim, graph.account()["id"])
+    too_long = _send(graph, inside["user_id"], "x" * 1000)
+    assert too_long.status_code == 400 and graph.error(too_long)["code"] == 100
+    assert _send(graph, inside["user_id"], "x" * 999).status_code == 200
+
+
+def test_form_encoded_send_and_bad_recipients(graph, sim):
+    inside, _ = _split(sim, graph.account()["id"])
+    form = graph.session.post(graph.url("/me/messages"), data={
+        "access_token": graph.token(), "recipient": json.dumps({"id": inside["user_id"]}),
+        "message": json.dumps({"text": "Sent as a form"})})
+    assert form.status_code == 200, form.text
+    unknown = graph.error(_send(graph, "7000000000000001", "Hi"))
+    assert (unknown["code"], unknown["error_subcode"]) == (100, 2534014)
+    assert graph.error(graph.post("/me/messages", json={"message": {"text": "Hi"}}))["code"] == 100
+    assert graph.error(graph.post("/me/messages", json={"recipient": {"id": inside["user_id"]}}))["code"] == 100
