@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import psycopg2
 import pytest
@@ -88,3 +89,38 @@ def sim(sim_server):
     """The session's simulator, reset to its seeded state before each test."""
     sim_server.reset()
     return sim_server
+
+
+@pytest.fixture
+def schema(pg_dsn: str) -> str:
+    """The warehouse schema, freshly migrated."""
+    import psycopg2
+
+    from instagram_graph.migrations import apply_migrations
+
+    conn = psycopg2.connect(pg_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS instagram CASCADE")
+    apply_migrations(conn)
+    conn.close()
+    return pg_dsn
+
+
+@pytest.fixture
+def token_store(schema: str, sim) -> object:
+    """A TokenStore holding every simulator account's token, encrypted."""
+    import psycopg2
+
+    from instagram_graph.tokens import TokenStore
+
+    store = TokenStore(conn_factory=lambda: psycopg2.connect(schema))
+    for account in sim.accounts():
+        store.put(
+            account["id"],
+            account["token"],
+            expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=timezone.utc),
+            issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=timezone.utc),
+            scopes=account.get("permissions", []),
+            username=account.get("username"),
+        )
+    return store

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import logging
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -12,41 +11,6 @@ from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.settings import GraphApiSettings
 
 FAST_RETRIES = {"retry_base_delay": 0.02, "retry_max_delay": 0.2, "max_inline_wait": 2.0, "timeout": 2.0}
-
-
-@pytest.fixture
-def schema(pg_dsn: str) -> str:
-    """The warehouse schema, freshly migrated."""
-    import psycopg2
-
-    from instagram_graph.migrations import apply_migrations
-
-    conn = psycopg2.connect(pg_dsn)
-    with conn, conn.cursor() as cur:
-        cur.execute("DROP SCHEMA IF EXISTS instagram CASCADE")
-    apply_migrations(conn)
-    conn.close()
-    return pg_dsn
-
-
-@pytest.fixture
-def token_store(schema: str, sim) -> object:
-    """A TokenStore holding every simulator account's token, encrypted."""
-    import psycopg2
-
-    from instagram_graph.tokens import TokenStore
-
-    store = TokenStore(conn_factory=lambda: psycopg2.connect(schema))
-    for account in sim.accounts():
-        store.put(
-            account["id"],
-            account["token"],
-            expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=timezone.utc),
-            issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=timezone.utc),
-            scopes=account.get("permissions", []),
-            username=account.get("username"),
-        )
-    return store
 
 
 @pytest.fixture

@@ -95,3 +95,39 @@ def test_message_row_reads_from_and_to() -> None:
     message = {"id": "x", "created_time": "2026-01-11T08:00:00+0000", "from": {"id": "u1"}, "to": {"data": [{"id": "a1"}]}, "message": "hello"}
     row = message_row("a1", "conv", message)
     assert (row["from_id"], row["to_id"], row["text"]) == ("u1", "a1", "hello")
+
+
+def test_reread_covers_unsettled_days_only() -> None:
+    from datetime import datetime, timezone
+
+    from instagram_graph.sync.insights import reread_start
+
+    now = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)
+    today = datetime(2026, 3, 10, tzinfo=timezone.utc)
+    yesterday = datetime(2026, 3, 9, tzinfo=timezone.utc)
+    # The daily run for yesterday also re-reads the day before it (Meta lags up to 48 h).
+    assert reread_start(yesterday, 2, now) == datetime(2026, 3, 8, tzinfo=timezone.utc)
+    # A backfill of a settled day reads exactly that day.
+    old = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    assert reread_start(old, 2, now) == old
+    assert reread_start(today, 2, now) == datetime(2026, 3, 8, tzinfo=timezone.utc)
+
+
+def test_metric_tables_request_nothing_deprecated() -> None:
+    from instagram_graph.metrics import ACCOUNT_TIME_SERIES, ACCOUNT_TOTAL_VALUE, DEPRECATED, MEDIA_METRICS, media_metrics
+
+    requested = set(ACCOUNT_TIME_SERIES) | set(ACCOUNT_TOTAL_VALUE) | {m for ms in MEDIA_METRICS.values() for m in ms}
+    assert not requested & DEPRECATED
+    assert media_metrics("STORY") == MEDIA_METRICS["STORY"]
+    assert media_metrics(None, "CAROUSEL_ALBUM") == MEDIA_METRICS["FEED"]
+
+
+def test_a_manual_run_reads_the_last_whole_day() -> None:
+    from datetime import datetime, timezone
+
+    from instagram_graph.sync.insights import days_of
+
+    at = datetime(2026, 3, 10, 6, 30, tzinfo=timezone.utc)
+    assert days_of(at, at) == (datetime(2026, 3, 9, tzinfo=timezone.utc), datetime(2026, 3, 10, tzinfo=timezone.utc))
+    start, end = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 2, tzinfo=timezone.utc)
+    assert days_of(start, end) == (start, end)

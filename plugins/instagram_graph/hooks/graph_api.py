@@ -115,6 +115,7 @@ class InstagramGraphHook(BaseHook):
         self._rate_limiter = rate_limiter
         self._throttle = throttle
         self._session = session
+        self._redis_client: Any = None
         self._tokens: dict[str, Any] = {}
         self.calls_made = 0
 
@@ -150,9 +151,30 @@ class InstagramGraphHook(BaseHook):
         return self._token_store
 
     def _redis(self) -> Any:
-        from airflow.providers.redis.hooks.redis import RedisHook
+        """A client for the ``instagram_redis`` connection.
 
-        return RedisHook(redis_conn_id=self.redis_conn_id).get_conn()
+        Built here rather than by RedisHook, which ignores the database number in a URI
+        (``redis://host:6379/2``) and would silently share database 0 with everything else.
+        Short socket timeouts: an unreachable Redis must fail the call fast (closed), not hang.
+        """
+        import redis
+
+        if self._redis_client is not None:
+            return self._redis_client
+        conn = self.get_connection(self.redis_conn_id)
+        extra = conn.extra_dejson
+        db = extra.get("db", conn.schema or 0)
+        self._redis_client = redis.Redis(
+            host=conn.host or "127.0.0.1",
+            port=conn.port or 6379,
+            db=int(db),
+            username=conn.login or None,
+            password=conn.password or None,
+            ssl=bool(extra.get("ssl", False)),
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
+        return self._redis_client
 
     @property
     def rate_limiter(self) -> Any:
@@ -397,8 +419,17 @@ class InstagramGraphHook(BaseHook):
         return cast(list[Media], list(self.paginate(account_id, f"{account_id}/stories", params={"fields": fields})))
 
     def get_comments(self, account_id: str, media_id: str, *, fields: str = COMMENT_FIELDS) -> list[Comment]:
-        """Top-level comments with their replies expanded."""
-        return cast(list[Comment], list(self.paginate(account_id, f"{media_id}/comments", params={"fields": fields})))
+        """Top-level comments with all their replies.
+
+        Replies come expanded in the same call; only a comment whose expansion holds more
+        than one page of replies costs a further call for the rest.
+        """
+        comments = list(self.paginate(account_id, f"{media_id}/comments", params={"fields": fields}))
+        for comment in comments:
+            replies = comment.get("replies") or {}
+            if (replies.get("paging") or {}).get("next"):
+                comment["replies"] = {"data": self.get_replies(account_id, comment["id"])}
+        return cast(list[Comment], comments)
 
     def get_replies(self, account_id: str, comment_id: str, *, fields: str = REPLY_FIELDS) -> list[Comment]:
         return cast(list[Comment], list(self.paginate(account_id, f"{comment_id}/replies", params={"fields": fields})))

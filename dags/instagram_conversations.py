@@ -1,0 +1,31 @@
+"""
+### Instagram conversations (every 15 minutes)
+
+For every enabled account: Direct conversations into **`instagram.conversations`** and
+their messages into **`instagram.messages`**. Only conversations whose `updated_time`
+moved since the last run are read again, so a quiet inbox costs one call.
+"""
+
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from instagram_graph import assets
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts
+
+with DAG(
+    dag_id="instagram_conversations",
+    schedule="*/15 * * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["instagram", "sync", "messaging"],
+    doc_md=__doc__,
+    default_args=GRAPH_TASK_DEFAULTS,
+):
+    InstagramSyncOperator.partial(
+        task_id="sync_conversations",
+        stream="conversations",
+        outlets=[assets.MESSAGES],
+        map_index_template="{{ task.account_id }}",
+    ).expand(account_id=enabled_accounts())

@@ -1,0 +1,57 @@
+"""
+### Instagram insights (daily, backfillable)
+
+For every enabled account:
+1. **account insights** for the run's data interval into **`instagram.account_insights`**
+   (long format: one row per metric, period, end time and breakdown). Each run also
+   re-reads the two days before its interval, because Meta's numbers settle for up to
+   48 hours. Fill past days with a backfill:
+   `airflow backfill create --dag-id instagram_insights --from-date 2026-01-01 --to-date 2026-01-31`
+   (or *Trigger → Backfill* in the UI).
+2. **media insights** into **`instagram.media_insights`**: media younger than
+   `recent_days` every run, older media (up to `max_age_days`) once a week, with the
+   metric set of each media type.
+
+A metric Meta refuses (retired, not for this media type, media older than the business
+account) is logged and skipped. Each run spends at most `call_budget` calls per account;
+when it is spent the run stops cleanly and the next run goes on from there.
+"""
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param
+
+from instagram_graph import assets
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts
+
+with DAG(
+    dag_id="instagram_insights",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=3,
+    tags=["instagram", "sync", "insights"],
+    doc_md=__doc__,
+    default_args=GRAPH_TASK_DEFAULTS,
+    params={
+        "call_budget": Param(150, type="integer", minimum=1, description="Graph API calls per account and task."),
+        "recent_days": Param(30, type="integer", minimum=1, description="Media this recent: insights every run."),
+        "max_age_days": Param(90, type="integer", minimum=1, description="Older media: no insights."),
+    },
+):
+    accounts = enabled_accounts()
+    InstagramSyncOperator.partial(
+        task_id="sync_account_insights",
+        stream="account_insights",
+        call_budget="{{ params.call_budget }}",
+        outlets=[assets.ACCOUNT_INSIGHTS],
+        map_index_template="{{ task.account_id }}",
+    ).expand(account_id=accounts)
+    InstagramSyncOperator.partial(
+        task_id="sync_media_insights",
+        stream="media_insights",
+        call_budget="{{ params.call_budget }}",
+        options={"recent_days": "{{ params.recent_days }}", "max_age_days": "{{ params.max_age_days }}"},
+        outlets=[assets.MEDIA_INSIGHTS],
+        map_index_template="{{ task.account_id }}",
+    ).expand(account_id=accounts)

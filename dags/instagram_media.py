@@ -1,0 +1,56 @@
+"""
+### Instagram media, stories and comments (hourly)
+
+For every enabled account:
+1. **media** into **`instagram.media`** and carousel slides into
+   **`instagram.media_children`** (children come in the same call by field expansion).
+   The first run pages the whole edge; later runs stop once they reach media older than
+   the look-back window (param `lookback_days`), so a run costs a few calls and keeps
+   the counts of recent posts fresh. Updates the `instagram.media` asset.
+2. **stories** that are live now into `instagram.media` (`media_product_type = 'STORY'`).
+3. **comments** and replies of media from the last `comment_days` days into
+   **`instagram.comments`**.
+
+Set param `full_refresh` to page every media again (e.g. to refresh old like counts).
+"""
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param
+
+from instagram_graph import assets
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts
+
+with DAG(
+    dag_id="instagram_media",
+    schedule="@hourly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["instagram", "sync"],
+    doc_md=__doc__,
+    default_args=GRAPH_TASK_DEFAULTS,
+    params={
+        "lookback_days": Param(3, type="integer", minimum=1, description="Incremental runs re-read media this recent."),
+        "comment_days": Param(7, type="integer", minimum=0, description="Comments are read for media this recent."),
+        "full_refresh": Param(False, type="boolean", description="Page every media, not just recent ones."),
+    },
+):
+    accounts = enabled_accounts()
+    media = InstagramSyncOperator.partial(
+        task_id="sync_media",
+        stream="media",
+        options={"lookback_days": "{{ params.lookback_days }}", "full_refresh": "{{ params.full_refresh }}"},
+        outlets=[assets.MEDIA],
+        map_index_template="{{ task.account_id }}",
+    ).expand(account_id=accounts)
+    stories = InstagramSyncOperator.partial(
+        task_id="sync_stories", stream="stories", map_index_template="{{ task.account_id }}"
+    ).expand(account_id=accounts)
+    comments = InstagramSyncOperator.partial(
+        task_id="sync_comments",
+        stream="comments",
+        options={"comment_days": "{{ params.comment_days }}"},
+        map_index_template="{{ task.account_id }}",
+    ).expand(account_id=accounts)
+    media >> comments

@@ -1,0 +1,35 @@
+"""
+### Instagram profiles (hourly)
+
+For every enabled account: the IG User object (username, bio, followers, follows,
+media count) into **`instagram.profiles`** (latest, one row per account) and a row per
+run into **`instagram.profile_snapshots`** (history, keyed by the run's interval end, so
+a rerun overwrites its own snapshot).
+
+One mapped task per account: a failing account (expired token, missing permission)
+fails only its own task, and its log says what to do.
+"""
+
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from instagram_graph import assets
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts
+
+with DAG(
+    dag_id="instagram_profiles",
+    schedule="@hourly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["instagram", "sync"],
+    doc_md=__doc__,
+    default_args=GRAPH_TASK_DEFAULTS,
+):
+    InstagramSyncOperator.partial(
+        task_id="sync_profile",
+        stream="profile",
+        outlets=[assets.PROFILES],
+        map_index_template="{{ task.account_id }}",
+    ).expand(account_id=enabled_accounts())

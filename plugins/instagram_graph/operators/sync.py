@@ -1,0 +1,173 @@
+"""InstagramSyncOperator: runs one sync stream for one account, mapped over accounts by DAGs.
+
+Failure policy, per account (one mapped task each, so one account never stops another):
+- token or permission problems fail at once, without retries, naming the account and
+  what to do (retrying cannot fix a revoked token);
+- a long throttle wait defers the task, freeing its worker slot, then runs it again
+  (every stream resumes safely: loads are idempotent upserts);
+- anything else (transient errors after the hook's own retries) is left to Airflow's
+  task retries with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk import BaseOperator, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from instagram_graph import db
+from instagram_graph.errors import GraphApiError, PermissionDeniedError, RateLimitError, TokenError
+from instagram_graph.hooks.graph_api import InstagramGraphHook
+from instagram_graph.sync import STREAMS, SyncRun
+
+log = logging.getLogger(__name__)
+
+GRAPH_API_POOL = "instagram_graph_api"
+DEFAULT_RETRIES = 2
+
+_ADVICE = {
+    TokenError: "reconnect the account: get a new long-lived token and run "
+    "`instagram-graph accounts add {account} < token.txt`",
+    PermissionDeniedError: "grant the missing permission to the app for this account, then reconnect it",
+}
+
+
+def _advice(error: BaseException, account_id: str) -> str:
+    for kind, text in _ADVICE.items():
+        if isinstance(error, kind):
+            return text.format(account=account_id)
+    return "see the task log; the task retries on its own when the error is transient"
+
+
+def report_failure(context: dict[str, Any]) -> None:
+    """on_failure_callback: one log line naming the account, the error class and the fix."""
+    task_obj = context.get("task")
+    account_id = getattr(task_obj, "account_id", "?")
+    error = context.get("exception")
+    log.error(
+        "Instagram task %s failed for account %s: %s. What to do: %s",
+        getattr(task_obj, "task_id", "?"),
+        account_id,
+        type(error).__name__ if error else "unknown error",
+        _advice(error, account_id) if error else "see the task log",
+    )
+
+
+# Task arguments for every Graph API task. DAGs pass them as ``default_args`` too: a
+# mapped operator (``.partial().expand()``) takes pool and retries from the DAG and its
+# partial() arguments, never from defaults set inside ``__init__``.
+GRAPH_TASK_DEFAULTS: dict[str, Any] = {
+    "pool": GRAPH_API_POOL,
+    "retries": DEFAULT_RETRIES,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "on_failure_callback": report_failure,
+}
+
+
+class InstagramSyncOperator(BaseOperator):
+    """Sync one stream (``profile``, ``media``, ``stories``, ``comments``,
+    ``account_insights``, ``media_insights``, ``conversations``) for one account.
+
+    :param stream: which stream (see :data:`instagram_graph.sync.STREAMS`).
+    :param account_id: the IG user id; usually mapped from the enabled accounts.
+    :param options: stream settings such as ``lookback_days`` (see each stream).
+    :param call_budget: at most this many Graph API calls per run; the stream stops
+        cleanly when it is spent and the next run goes on from there.
+    :param instagram_graph_conn_id: the ``instagram_graph`` connection.
+    """
+
+    template_fields: Sequence[str] = ("account_id", "options", "call_budget")
+    ui_color = "#f7d6e6"
+
+    def __init__(
+        self,
+        *,
+        stream: str,
+        account_id: str,
+        options: dict[str, Any] | None = None,
+        call_budget: int | None = None,
+        instagram_graph_conn_id: str = InstagramGraphHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}; choose one of {sorted(STREAMS)}")
+        super().__init__(**{**GRAPH_TASK_DEFAULTS, **kwargs})
+        self.stream = stream
+        self.account_id = account_id
+        self.options = options or {}
+        self.call_budget = call_budget
+        self.instagram_graph_conn_id = instagram_graph_conn_id
+
+    def execute(self, context: Any, event: Any = None) -> dict[str, Any]:
+        start, end = _interval(context)
+        hook = InstagramGraphHook(self.instagram_graph_conn_id)
+        conn = db.connect()
+        try:
+            run = SyncRun(
+                hook=hook,
+                conn=conn,
+                account_id=str(self.account_id),
+                interval_start=start,
+                interval_end=end,
+                options=dict(self.options),
+                call_budget=int(self.call_budget) if self.call_budget is not None else None,
+            )
+            result = STREAMS[self.stream](run)
+        except RateLimitError as exc:
+            if not exc.retry_after:
+                raise
+            self.log.warning(
+                "Account %s is throttled for %.0fs; deferring instead of holding a worker", self.account_id, exc.retry_after
+            )
+            self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=exc.retry_after)), method_name="execute")
+        except (TokenError, PermissionDeniedError) as exc:
+            raise AirflowFailException(
+                f"account {self.account_id}: {type(exc).__name__}: {exc}. {_advice(exc, str(self.account_id))}"
+            ) from None
+        except GraphApiError as exc:
+            self.log.error("Account %s, stream %s: %s: %s", self.account_id, self.stream, type(exc).__name__, exc)
+            raise
+        finally:
+            conn.close()
+            hook.close()
+        summary = result.as_dict()
+        self.log.info(
+            "Account %s, stream %s: %d calls, rows written %s%s",
+            self.account_id,
+            self.stream,
+            summary["calls"],
+            summary["rows_written"] or "{}",
+            "" if result.complete else " (call budget spent: the next run goes on)",
+        )
+        if result.skipped:
+            self.log.warning("Skipped %d item(s): %s", len(result.skipped), "; ".join(result.skipped[:10]))
+        return summary
+
+
+def _interval(context: Any) -> tuple[datetime, datetime]:
+    """The run's data interval; a manual run without one covers the last day."""
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    if end is None:
+        end = datetime.now(timezone.utc)
+    if start is None:
+        start = end - timedelta(days=1)
+    return start, end
+
+
+@task(task_id="enabled_accounts")
+def enabled_accounts() -> list[str]:
+    """The accounts to map over: every enabled account with a token in the token store."""
+    from instagram_graph.tokens import TokenStore
+
+    accounts = TokenStore().enabled_accounts()
+    if not accounts:
+        log.warning("No enabled accounts. Add one with: instagram-graph accounts add ACCOUNT_ID < token.txt")
+    return accounts
