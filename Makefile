@@ -35,7 +35,7 @@ bench: install services
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 demo: install services
-	@echo "make demo arrives with the scheduled sync DAGs (issue 4). Until then: make sim, make test."
+	$(BIN)/python scripts/demo.py
 
 clean:
 	rm -rf $(VENV) .airflow .pytest_cache
