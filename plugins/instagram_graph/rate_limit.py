@@ -26,7 +26,7 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,12 +49,22 @@ _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
 
 # --- Lua ------------------------------------------------------------------------------------
 
-# KEYS[1] = the account's window (sorted set: score = call time in us, member unique).
+# KEYS[1] = the account's window (sorted set: score = call time in us, member unique);
+# KEYS[2..] = optional pause keys (see UsageThrottle), checked first in the same round trip.
 # ARGV = limit, window in us, a random nonce (two calls in the same microsecond from
 # different workers must both count, so the member is time + nonce, not time alone).
-# Returns 0 when admitted and recorded; else the ms until a slot frees, recording nothing.
+# Returns 0 when admitted and recorded; -ms while a pause key is set; else the ms until
+# a slot frees. Only an admission records anything.
 ACQUIRE_LUA = """
 local key = KEYS[1]
+local paused = 0
+for i = 2, #KEYS do
+  local pttl = redis.call('PTTL', KEYS[i])
+  if pttl > paused then paused = pttl end
+end
+if paused > 0 then
+  return -paused
+end
 local limit = tonumber(ARGV[1])
 local window_us = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -123,6 +133,17 @@ def _unavailable(client: redis.Redis, exc: Exception) -> NoReturn:
 # --- the limiter ------------------------------------------------------------------------------
 
 
+class Admission(NamedTuple):
+    """The limiter's answer: ``wait`` 0.0 means admitted (and recorded).
+
+    ``paused`` says why a call must wait: True for a usage or throttle pause, False for
+    a full sliding window.
+    """
+
+    wait: float
+    paused: bool
+
+
 class RedisRateLimiter:
     """Sliding-window call limit per account, atomic across workers.
 
@@ -159,17 +180,29 @@ class RedisRateLimiter:
 
     def acquire(self, account_id: str) -> float:
         """0.0 when the call is admitted and recorded; else seconds until a slot frees (nothing recorded)."""
+        return self.admit(account_id).wait
+
+    def admit(self, account_id: str, pause_keys: tuple[str, ...] = ()) -> Admission:
+        """Check the pause keys, then the window, in ONE round trip; record only an admission.
+
+        The hook passes :meth:`UsageThrottle.keys` here, so a call costs one Redis round
+        trip however many throttles guard it.
+        """
         try:
-            wait_ms = self._acquire(
-                keys=[self.key(account_id)],
-                args=[self.limit, self._window_us, secrets.token_hex(8)],
+            result = int(
+                self._acquire(
+                    keys=[self.key(account_id), *pause_keys],
+                    args=[self.limit, self._window_us, secrets.token_hex(8)],
+                )
             )
         except _UNAVAILABLE as exc:
             _unavailable(self.redis, exc)
-        if wait_ms:
+        if result < 0:
+            return Admission(wait=-result / 1000.0, paused=True)
+        if result:
             log.debug("Rate limit %s/%ss reached for account %s; next slot in %s ms",
-                      self.limit, self.window_seconds, account_id, wait_ms)
-        return int(wait_ms) / 1000.0
+                      self.limit, self.window_seconds, account_id, result)
+        return Admission(wait=result / 1000.0, paused=False)
 
     def usage(self, account_id: str) -> int:
         """Calls of this account currently in the window."""
@@ -307,6 +340,10 @@ class UsageThrottle:
 
     def account_key(self, account_id: str) -> str:
         return f"{self.prefix}account:{account_id}"
+
+    def keys(self, app_id: str, account_id: str) -> tuple[str, str]:
+        """The pause keys that guard one account's calls (for RedisRateLimiter.admit)."""
+        return (self.app_key(app_id), self.account_key(account_id))
 
     def record(self, app_id: str, account_id: str, report: UsageReport) -> float:
         """Turn one response's usage into pauses; return the pause (s) set for this account.

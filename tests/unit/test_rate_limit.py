@@ -357,3 +357,23 @@ def test_throttle_fails_closed_when_redis_is_down(down_client):
     report = parse_usage_headers({BUC: buc_header({"acct": [buc_entry(regain_minutes=1)]})})
     with pytest.raises(RateLimiterUnavailableError):
         throttle.record("app", "acct", report)
+
+
+def test_admit_checks_pause_keys_and_window_in_one_call(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter, UsageThrottle
+
+    limiter = RedisRateLimiter(redis_client, limit=2, window_seconds=60)
+    throttle = UsageThrottle(redis_client)
+    keys = throttle.keys("app", "acct")
+
+    assert limiter.admit("acct", keys) == (0.0, False)
+    throttle.pause("app", "acct", 30)
+    wait, paused = limiter.admit("acct", keys)
+    assert paused and 29 < wait <= 30
+    assert limiter.usage("acct") == 1, "a paused call records nothing"
+
+    redis_client.delete(*keys)
+    assert limiter.admit("acct", keys) == (0.0, False)
+    wait, paused = limiter.admit("acct", keys)
+    assert not paused and 59 < wait <= 60
+    assert limiter.usage("acct") == 2

@@ -319,18 +319,20 @@ class InstagramGraphHook(BaseHook):
     def _wait_for_slot(self, account_id: str) -> None:
         """Block until both the shared pause and the sliding window admit a call.
 
-        Short waits happen here; a wait past ``max_inline_wait`` is raised as a
-        RateLimitError carrying ``retry_after`` so the operator can defer instead.
+        One Redis round trip per attempt (pause keys and window in one Lua script). Short
+        waits happen here; a wait past ``max_inline_wait`` is raised as a RateLimitError
+        carrying ``retry_after`` so the operator can defer instead of holding a worker.
         """
         deadline = time.monotonic() + self.settings.max_inline_wait
+        pause_keys = self.throttle.keys(self.settings.app_id, account_id)
         while True:
-            wait = self.throttle.pause_remaining(self.settings.app_id, account_id)
-            reason = "Meta's usage headers asked for a pause"
+            wait, paused = self.rate_limiter.admit(account_id, pause_keys)
             if wait <= 0:
-                wait = self.rate_limiter.acquire(account_id)
+                return
+            if paused:
+                reason = "Meta's usage headers or a throttle asked for a pause"
+            else:
                 reason = f"the {self.settings.calls_per_hour} calls/hour window is full"
-                if wait <= 0:
-                    return
             if time.monotonic() + wait > deadline:
                 raise RateLimitError(
                     f"account {account_id}: {reason}; next slot in {wait:.0f}s",
