@@ -9,6 +9,7 @@ Both load the same synthetic media rows into instagram.media of a scratch databa
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -18,8 +19,8 @@ from instagram_graph.migrations import apply_migrations
 from instagram_graph.records import MEDIA, media_row
 from instagram_graph.warehouse import upsert
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-BENCH_DSN = "postgresql://postgres@127.0.0.1:5432/instagram_bench"
+ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+BENCH_DSN = ADMIN_DSN.rsplit("/", 1)[0] + "/instagram_bench"
 
 
 def synthetic_media(n: int) -> list[dict]:

@@ -14,6 +14,7 @@ most ceil(N/100) + 1 calls.
 from __future__ import annotations
 
 import argparse
+import os
 import math
 from datetime import datetime, timezone
 
@@ -29,8 +30,8 @@ from instagram_graph.settings import GraphApiSettings
 from instagram_graph.sync import SyncRun
 from instagram_graph.sync.media import sync_media
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-BENCH_DSN = "postgresql://postgres@127.0.0.1:5432/instagram_bench"
+ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+BENCH_DSN = ADMIN_DSN.rsplit("/", 1)[0] + "/instagram_bench"
 
 
 def fresh_warehouse() -> psycopg2.extensions.connection:

@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / ".airflow"
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-ADMIN_DSN = os.environ.get("INSTAGRAM_DEMO_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DEMO_DB = "instagram_demo"
 REDIS_URL = "redis://127.0.0.1:6379/2"
 ACCOUNTS = int(os.environ.get("DEMO_ACCOUNTS", "3"))

@@ -31,8 +31,9 @@ fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'Not reachable: %s.\n' "${missing[@]}" >&2
-  echo "Start them with: docker compose up -d postgres redis   (this repo's docker-compose.yaml publishes both on 127.0.0.1)," >&2
-  echo "or install them: apt-get install postgresql redis-server (Postgres with trust auth for user postgres on 127.0.0.1)." >&2
+  echo "Start them with: docker compose up -d postgres redis   (this repo's docker-compose.yaml publishes both on 127.0.0.1)" >&2
+  echo "then: export INSTAGRAM_PG_ADMIN_DSN=postgresql://airflow:airflow@127.0.0.1:5432/postgres   and run make again." >&2
+  echo "(Or install them: apt-get install postgresql redis-server, with trust auth for user postgres on 127.0.0.1.)" >&2
   exit 1
 fi
 echo "PostgreSQL and Redis answer on 127.0.0.1"

@@ -15,7 +15,7 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-PG_ADMIN_DSN = os.environ.get("INSTAGRAM_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One database per pytest process, so two sessions on one machine never drop each other's.
 PG_TEST_DB = os.environ.get("INSTAGRAM_TEST_PG_DB", f"instagram_test_{os.getpid()}")
 REDIS_TEST_URL = os.environ.get("INSTAGRAM_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
