@@ -18,7 +18,8 @@ from cryptography.fernet import Fernet
 PG_ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One database per pytest process, so two sessions on one machine never drop each other's.
 PG_TEST_DB = os.environ.get("INSTAGRAM_TEST_PG_DB", f"instagram_test_{os.getpid()}")
-REDIS_TEST_URL = os.environ.get("INSTAGRAM_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# Databases 8-15, picked by process id, so concurrent sessions rarely share limiter state.
+REDIS_TEST_URL = os.environ.get("INSTAGRAM_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{8 + os.getpid() % 8}")
 SIM_SEED = 7
 
 
@@ -61,7 +62,7 @@ def redis_url() -> str:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    """A client on the test database (13), emptied before each test."""
+    """A client on the session's test database, emptied before each test."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     yield client

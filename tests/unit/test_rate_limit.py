@@ -1,4 +1,4 @@
-"""RedisRateLimiter, parse_usage_headers and UsageThrottle against the real Redis (db 13)."""
+"""RedisRateLimiter, parse_usage_headers and UsageThrottle against the real Redis (the session's test db)."""
 
 from __future__ import annotations
 
