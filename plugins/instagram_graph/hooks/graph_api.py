@@ -27,6 +27,7 @@ from instagram_graph import CONNECTION_TYPE
 from instagram_graph.errors import (
     GraphApiError,
     InvalidRequestError,
+    RateLimiterUnavailableError,
     RateLimitError,
     TokenError,
     TokenExpiredError,
@@ -291,7 +292,12 @@ class InstagramGraphHook(BaseHook):
         from instagram_graph.rate_limit import parse_usage_headers
 
         report = parse_usage_headers(response.headers)
-        self.throttle.record(self.settings.app_id, account_id, report)
+        try:
+            self.throttle.record(self.settings.app_id, account_id, report)
+        except RateLimiterUnavailableError as exc:
+            # The call already happened (perhaps a publish): losing its answer because
+            # Redis blinked would be worse than missing one usage report.
+            self.log.warning("Usage headers of %s /%s not recorded: %s", method, path, exc)
         try:
             payload = response.json()
         except ValueError:
@@ -522,15 +528,13 @@ class InstagramGraphHook(BaseHook):
 
     # --- messaging -----------------------------------------------------------------------------
 
-    def iter_conversations(self, account_id: str) -> Iterator[Conversation]:
+    def iter_conversations(self, account_id: str, *, user_id: str | None = None) -> Iterator[Conversation]:
+        """Conversations, most recently updated first; ``user_id`` (an IGSID) keeps only
+        the conversation with that person, so finding it costs one call."""
+        params = {"platform": "instagram", "fields": "id,updated_time", "user_id": user_id}
         return cast(
             Iterator[Conversation],
-            self.paginate(
-                account_id,
-                f"{account_id}/conversations",
-                params={"platform": "instagram", "fields": "id,updated_time"},
-                limit=50,
-            ),
+            self.paginate(account_id, f"{account_id}/conversations", params=params, limit=50),
         )
 
     def get_messages(self, account_id: str, conversation_id: str) -> list[Message]:
