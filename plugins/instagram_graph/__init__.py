@@ -32,6 +32,12 @@ def get_provider_info() -> dict:
                 "python-modules": ["instagram_graph.hooks.graph_api"],
             }
         ],
+        "triggers": [
+            {
+                "integration-name": "Instagram Graph API",
+                "python-modules": ["instagram_graph.triggers.container_status"],
+            }
+        ],
         "connection-types": [
             {
                 "hook-class-name": "instagram_graph.hooks.graph_api.InstagramGraphHook",

@@ -1,0 +1,137 @@
+"""What publishing and direct messages share: the write-side job records.
+
+Both keep one row per idempotency key (``publish_jobs``, ``outbound_messages``) and
+follow the same rules, kept here once:
+
+- a request is refused, before any call to Meta, with a message that names the problem
+  and the fix (:class:`RequestRefused`);
+- the same key with other content is a conflict, found by a sha256 of the canonical
+  request (:func:`content_hash`);
+- the account must be known, enabled and hold a usable token (:func:`require_usable_account`);
+- one worker at a time advances a job: a Postgres advisory lock per key (:func:`job_lock`),
+  held by the worker's connection, so a killed worker releases it with its connection;
+- every state change commits at once (:func:`open_warehouse` gives an autocommit
+  connection): "about to publish" must be durable before the request leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from instagram_graph import db
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 250
+RECONNECT = "instagram-graph accounts add {account} < token-file"
+
+
+class RequestRefused(ValueError):
+    """The request cannot be carried out as given; the message says what to change.
+
+    Raised before any side effect at Instagram whenever that is possible.
+    """
+
+
+class JobBusy(RuntimeError):
+    """Another worker is advancing the same job right now; retrying later is safe."""
+
+
+def content_hash(content: Mapping[str, Any]) -> str:
+    """sha256 hex of the canonical JSON of ``content`` (sorted keys, no spaces)."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def default_idempotency_key(key: str | None, dag_id: str, run_id: str) -> str:
+    """The key given, else ``{dag_id}:{run_id}``: a task retry of the same run resumes
+    the same job; a new run is a new job."""
+    key = (key or "").strip()
+    if not key:
+        key = f"{dag_id}:{run_id}"
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise RequestRefused(
+            f"idempotency_key is {len(key)} characters long; at most {MAX_IDEMPOTENCY_KEY_LENGTH} are allowed. "
+            "Use a shorter key, or leave it empty to derive one from the run."
+        )
+    return key
+
+
+def require_usable_account(store: Any, account_id: str) -> None:
+    """Refuse an unknown or disabled account, or one whose token cannot be used.
+
+    :param store: a :class:`~instagram_graph.tokens.TokenStore` (its listing holds no token).
+    """
+    infos = {info.account_id: info for info in store.list_accounts()}
+    info = infos.get(account_id)
+    if info is None:
+        known = ", ".join(sorted(infos)) or "none"
+        raise RequestRefused(
+            f"Unknown Instagram account {account_id!r} (known accounts: {known}). "
+            f"Pick a known account id, or add this one with: {RECONNECT.format(account=account_id)}"
+        )
+    if not info.enabled:
+        reason = f" ({info.disabled_reason})" if info.disabled_reason else ""
+        raise RequestRefused(
+            f"Instagram account {account_id} is disabled{reason}. "
+            f"Enable it with: instagram-graph accounts enable {account_id}"
+        )
+    if info.status is None:
+        raise RequestRefused(
+            f"Instagram account {account_id} has no access token. "
+            f"Add one with: {RECONNECT.format(account=account_id)}"
+        )
+    if info.status != "active":
+        raise RequestRefused(
+            f"The access token of Instagram account {account_id} is {info.status}: nothing can be sent for it. "
+            f"Reconnect the account (new long-lived token): {RECONNECT.format(account=account_id)}"
+        )
+
+
+def open_warehouse() -> Any:
+    """A new autocommit connection: each state change is durable as soon as it is made."""
+    conn = db.connect()
+    conn.autocommit = True
+    return conn
+
+
+@contextmanager
+def job_lock(conn: Any, table: str, key: str) -> Iterator[None]:
+    """Hold the advisory lock of one job (``table`` + idempotency key) on ``conn``.
+
+    :raises JobBusy: another session holds it (a concurrent run with the same key).
+    """
+    lock_name = f"instagram.{table}:{key}"
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (lock_name,))
+        (acquired,) = cur.fetchone()
+    if not acquired:
+        raise JobBusy(
+            f"Another task is working on {table} key {key!r} right now; this attempt stops so that "
+            "only one of them acts. It is safe to retry: the job resumes from its recorded state."
+        )
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_name,))
+
+
+def parse_graph_time(value: str | None) -> datetime | None:
+    """Meta's ``2026-01-11T08:00:00+0000`` (also with ``Z`` or ``+00:00``), or None."""
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
+        try:
+            return datetime.strptime(value.replace("Z", "+0000"), pattern)
+        except ValueError:
+            continue
+    return None
