@@ -9,18 +9,16 @@ Both load the same synthetic media rows into instagram.media of a scratch databa
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg2
 
-from instagram_graph.migrations import apply_migrations
+from bench_support import fresh_warehouse
+
 from instagram_graph.records import MEDIA, media_row
 from instagram_graph.warehouse import upsert
 
-ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-BENCH_DSN = ADMIN_DSN.rsplit("/", 1)[0] + "/instagram_bench"
 
 
 def synthetic_media(n: int) -> list[dict]:
@@ -60,18 +58,6 @@ def row_by_row(conn, rows: list[dict]) -> None:
             cur.execute(statement, values)
 
 
-def fresh_database() -> psycopg2.extensions.connection:
-    admin = psycopg2.connect(ADMIN_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS instagram_bench WITH (FORCE)")
-        cur.execute("CREATE DATABASE instagram_bench")
-    admin.close()
-    conn = psycopg2.connect(BENCH_DSN)
-    apply_migrations(conn)
-    return conn
-
-
 def truncate(conn) -> None:
     with conn, conn.cursor() as cur:
         cur.execute("TRUNCATE instagram.media CASCADE")
@@ -84,7 +70,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     rows = synthetic_media(args.rows)
-    conn = fresh_database()
+    conn = fresh_warehouse()
 
     truncate(conn)
     t0 = time.perf_counter()

@@ -14,36 +14,20 @@ most ceil(N/100) + 1 calls.
 from __future__ import annotations
 
 import argparse
-import os
 import math
 from datetime import datetime, timezone
 
-import psycopg2
 import redis
 import requests
 
+from bench_support import fresh_warehouse
 from graph_api_sim.testing import SimulatorProcess
 from instagram_graph.hooks.graph_api import InstagramGraphHook
-from instagram_graph.migrations import apply_migrations
 from instagram_graph.rate_limit import RedisRateLimiter, UsageThrottle
 from instagram_graph.settings import GraphApiSettings
 from instagram_graph.sync import SyncRun
 from instagram_graph.sync.media import sync_media
 
-ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-BENCH_DSN = ADMIN_DSN.rsplit("/", 1)[0] + "/instagram_bench"
-
-
-def fresh_warehouse() -> psycopg2.extensions.connection:
-    admin = psycopg2.connect(ADMIN_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS instagram_bench WITH (FORCE)")
-        cur.execute("CREATE DATABASE instagram_bench")
-    admin.close()
-    conn = psycopg2.connect(BENCH_DSN)
-    apply_migrations(conn)
-    return conn
 
 
 def naive_sync(base_url: str, account_id: str, token: str) -> int:

@@ -64,6 +64,8 @@ def test_media_dag_equals_truth_then_goes_incremental(run_dag, sim, warehouse) -
     sim.clear_requests()
     result = run_dag("instagram_media", conf=COMMENTS_FOR_A_YEAR)
     assert result.returncode == 0, result.output[-3000:]
+    for account in sim.accounts():
+        assert account["token"] not in result.output, "a token reached the task log or XCom"
 
     for account in sim.accounts():
         truth = sim.truth("media", account_id=account["id"])
