@@ -42,6 +42,7 @@ from instagram_graph.errors import (
     PermissionDeniedError,
     PolicyBlockedError,
     PublishingLimitError,
+    RateLimiterUnavailableError,
     RateLimitError,
     TokenError,
     TransientError,
@@ -570,7 +571,7 @@ class Publisher:
                 f"media_publish for container {job.parent_container_id} got no usable answer ({exc}); "
                 "the container's status decides what happened"
             ) from None
-        except RateLimitError:
+        except (RateLimitError, RateLimiterUnavailableError):
             self._move(job, "publishing", "ready")  # refused before Meta acted
             raise
         except GraphApiError as exc:
@@ -620,7 +621,7 @@ class Publisher:
     def _create(self, job: PublishJob, spec: ContainerSpec) -> str:
         try:
             container_id = self.hook.create_container(job.account_id, **spec.params())
-        except (TransientError, RateLimitError):
+        except (TransientError, RateLimitError, RateLimiterUnavailableError):
             raise
         except GraphApiError as exc:
             self._fail(job, f"Instagram refused to create a container: {exc}. {_advice(exc, job.account_id)}", error=exc)

@@ -37,10 +37,12 @@ def test_dagbag_imports_cleanly_without_network(monkeypatch) -> None:
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == [
         "instagram_conversations", "instagram_insights", "instagram_media", "instagram_profiles",
+        "instagram_publish", "instagram_send_message", "instagram_token_refresh",
     ]
     for dag in bag.dags.values():
         assert dag.doc_md and "instagram." in dag.doc_md, f"{dag.dag_id} tells users which tables it fills"
-        graph_tasks = [t for t in dag.tasks if t.task_id.startswith("sync_")]
+        graph_tasks = [t for t in dag.tasks if t.task_id.startswith("sync_")
+                       or t.task_id in ("publish", "send_message", "refresh_token")]
         assert graph_tasks and all(t.pool == GRAPH_API_POOL for t in graph_tasks)
         assert all(t.retries >= 1 and t.retry_exponential_backoff for t in graph_tasks)
         assert all(t.on_failure_callback for t in graph_tasks)

@@ -1,0 +1,54 @@
+"""
+### Instagram: send one direct message (triggered)
+
+Sends one **text DM** from an account to a person who wrote to it, exactly once. Trigger
+it from the UI form, the REST API or another DAG; there is no schedule.
+
+Instagram allows replies only within **24 hours** of the person's last message: outside
+that window the run fails at once, without retries, and says so. Every message is
+recorded in **`instagram.outbound_messages`** (one row per idempotency key: state,
+message id, errors).
+
+**Exactly once**: the idempotency key (default: `instagram_send_message:<run id>`) stands
+for one message. If the answer to a send is lost, the retry first looks for the message
+in the conversation and sends again only if it is not there. The same key with a
+different text or recipient is refused.
+
+Guide: `docs/publishing-and-messaging.md`.
+"""
+
+from airflow.sdk import DAG, Param
+
+from instagram_graph.operators.messaging import InstagramSendMessageOperator
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+
+with DAG(
+    dag_id="instagram_send_message",
+    schedule=None,
+    catchup=False,
+    tags=["instagram", "messaging", "triggered"],
+    doc_md=__doc__,
+    default_args=GRAPH_TASK_DEFAULTS,
+    params={
+        "account_id": Param(
+            type="string", minLength=1, title="Account",
+            description="Instagram user id that sends (`instagram-graph accounts list`).",
+        ),
+        "recipient_id": Param(
+            type="string", pattern=r"^[0-9]+$", title="Recipient",
+            description="The person's Instagram-scoped id (IGSID), e.g. from instagram.messages.from_id.",
+        ),
+        "text": Param(type="string", minLength=1, maxLength=999, title="Text", description="1 to 999 characters."),
+        "idempotency_key": Param(
+            "", type="string", maxLength=250, title="Idempotency key",
+            description="One key, one message. Empty: derived from the run.",
+        ),
+    },
+):
+    InstagramSendMessageOperator(
+        task_id="send_message",
+        account_id="{{ params.account_id }}",
+        recipient_id="{{ params.recipient_id }}",
+        text="{{ params.text }}",
+        idempotency_key="{{ params.idempotency_key }}",
+    )

@@ -1,0 +1,351 @@
+"""Sending one direct message exactly once, over ``instagram.outbound_messages``.
+
+States (one row per idempotency key):
+
+``pending``  validated and recorded; not sent (or a send was refused before Meta acted)
+``sending``  the send request is being (or was) made; its outcome is not recorded yet
+``sent``     Meta accepted it: ``message_id`` and ``sent_at`` recorded. Final.
+``failed``   Meta refused it (outside the 24-hour window, unknown recipient, ...): the
+             error is recorded and nothing was sent. Triggering the same key again starts over.
+
+Exactly once. Meta's Send API has no idempotency key, so the row carries ours: ``sending``
+and ``send_started_at`` are committed before the request leaves. Whoever finds
+``sending`` - the same attempt after a lost answer, a task retry, a rerun after a killed
+worker - first reads the conversation with the recipient and looks for our message
+(same text, from the account to the recipient, created after the attempt less
+:attr:`Messenger.lookup_slack`, not claimed by another row). Found: record it. Not
+found: the request never took effect; send again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from instagram_graph.errors import (
+    GraphApiError,
+    MessagingWindowClosedError,
+    PermissionDeniedError,
+    RateLimiterUnavailableError,
+    RateLimitError,
+    TokenError,
+    TransientError,
+)
+from instagram_graph.jobs import RECONNECT, RequestRefused, parse_graph_time, require_usable_account, text_hash
+
+log = logging.getLogger(__name__)
+
+MESSAGE_MAX_CHARS = 999  # Meta: "less than 1000 characters"
+RECIPIENT_ID = re.compile(r"^[0-9]{1,64}$")
+RECIPIENT_UNKNOWN_SUBCODE = 2534014
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    """A validated DM. Build it with :meth:`build`, which refuses bad input."""
+
+    account_id: str
+    recipient_id: str
+    text: str
+
+    @classmethod
+    def build(cls, *, account_id: str, recipient_id: str, text: str) -> MessageRequest:
+        account_id = (account_id or "").strip()
+        recipient_id = (recipient_id or "").strip()
+        if not account_id:
+            raise RequestRefused("account_id is empty: give the Instagram user id of the account to send from.")
+        if not RECIPIENT_ID.match(recipient_id):
+            raise RequestRefused(
+                f"recipient_id {recipient_id!r} is not an Instagram-scoped user id (IGSID, digits only). "
+                "Take it from instagram.conversations.participant_ids or instagram.messages.from_id."
+            )
+        if not text or not text.strip():
+            raise RequestRefused("text is empty: write the message to send.")
+        if len(text) > MESSAGE_MAX_CHARS:
+            raise RequestRefused(
+                f"The message is {len(text)} characters long; Instagram takes fewer than 1000. "
+                f"Shorten it by {len(text) - MESSAGE_MAX_CHARS} characters, or send two messages."
+            )
+        return cls(account_id, recipient_id, text)
+
+    @property
+    def text_hash(self) -> str:
+        return text_hash(self.text)
+
+
+@dataclass
+class OutboundMessage:
+    """One row of ``instagram.outbound_messages``."""
+
+    idempotency_key: str
+    account_id: str
+    recipient_id: str
+    text: str
+    text_hash: str
+    state: str
+    message_id: str | None
+    error_message: str | None
+    attempts: int
+    send_started_at: datetime | None
+    created_at: datetime
+
+    def describe(self) -> str:
+        return f"message {self.idempotency_key!r} (account {self.account_id} to {self.recipient_id})"
+
+    def summary(self) -> dict[str, Any]:
+        """What the task returns (XCom): ids and state, no text, no token."""
+        return {
+            "idempotency_key": self.idempotency_key,
+            "account_id": self.account_id,
+            "recipient_id": self.recipient_id,
+            "state": self.state,
+            "message_id": self.message_id,
+        }
+
+
+class MessageFailed(Exception):
+    """The message ended in ``failed``: nothing was sent. The message says why and what to do."""
+
+    def __init__(self, message: OutboundMessage, text: str, error: GraphApiError | None = None) -> None:
+        self.outbound = message
+        self.error = error
+        super().__init__(f"{text} [{message.describe()}]")
+
+
+class SendOutcomeUnknown(Exception):
+    """The send request got no answer: the message may or may not exist. Call
+    :meth:`Messenger.send` again: it looks in the conversation before sending."""
+
+
+_COLUMNS = (
+    "idempotency_key, account_id, recipient_id, text, text_hash, state, message_id, error_message, attempts, "
+    "send_started_at, created_at"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM instagram.outbound_messages WHERE idempotency_key = %s"
+_INSERT = f"""
+INSERT INTO instagram.outbound_messages (idempotency_key, account_id, recipient_id, text, text_hash, dag_run_id)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING {_COLUMNS}
+"""
+_RESTART = f"""
+UPDATE instagram.outbound_messages
+   SET state = 'pending', error_code = NULL, error_subcode = NULL, error_message = NULL, fbtrace_id = NULL,
+       send_started_at = NULL, dag_run_id = %s
+ WHERE idempotency_key = %s AND state = 'failed'
+RETURNING {_COLUMNS}
+"""
+_START_SENDING = f"""
+UPDATE instagram.outbound_messages SET state = 'sending', send_started_at = now(), attempts = attempts + 1
+ WHERE idempotency_key = %s AND state = 'pending'
+RETURNING {_COLUMNS}
+"""
+_MOVE = f"UPDATE instagram.outbound_messages SET state = %s WHERE idempotency_key = %s AND state = %s RETURNING {_COLUMNS}"
+_SENT = f"""
+UPDATE instagram.outbound_messages
+   SET state = 'sent', message_id = %s, conversation_id = COALESCE(%s, conversation_id), sent_at = now(),
+       error_code = NULL, error_subcode = NULL, error_message = NULL, fbtrace_id = NULL
+ WHERE idempotency_key = %s AND state <> 'sent'
+RETURNING {_COLUMNS}
+"""
+_FAIL = f"""
+UPDATE instagram.outbound_messages
+   SET state = 'failed', error_code = %s, error_subcode = %s, error_message = %s, fbtrace_id = %s
+ WHERE idempotency_key = %s AND state IN ('pending', 'sending')
+RETURNING {_COLUMNS}
+"""
+_CLAIMED = """
+SELECT message_id FROM instagram.outbound_messages
+ WHERE account_id = %s AND recipient_id = %s AND message_id IS NOT NULL
+"""
+
+
+class Messenger:
+    """Moves outbound messages through their states with one hook and one connection.
+
+    :param hook: an :class:`~instagram_graph.hooks.graph_api.InstagramGraphHook`.
+    :param conn: an autocommit psycopg2 connection (see :func:`instagram_graph.jobs.open_warehouse`).
+    :param lookup_slack: how far before the send attempt a found message may be dated
+        (clock skew; Meta's timestamps have whole seconds).
+    """
+
+    def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta = timedelta(minutes=5)) -> None:
+        self.hook = hook
+        self.conn = conn
+        self.lookup_slack = lookup_slack
+
+    def register(self, request: MessageRequest, key: str, dag_run_id: str | None = None) -> OutboundMessage:
+        """The row for ``key``: new, resumed, or (when it failed before) started over.
+
+        :raises RequestRefused: the key belongs to another message, or the account cannot send.
+        """
+        message = self.load(key)
+        if message is not None:
+            self._check_same(message, request)
+            if message.state == "sent":
+                return message
+        require_usable_account(self.hook.token_store, request.account_id)
+        if message is None:
+            row = self._fetch(
+                _INSERT,
+                (key, request.account_id, request.recipient_id, request.text, request.text_hash, dag_run_id),
+            )
+            if row is not None:
+                return _message(row)
+            message = self.load(key)  # a concurrent run registered it first
+            assert message is not None
+            self._check_same(message, request)
+        if message.state == "failed":
+            log.info("%s failed before (%s); starting it over", message.describe(), message.error_message)
+            row = self._fetch(_RESTART, (dag_run_id, key))
+            message = _message(row) if row is not None else self._reload(message)
+        return message
+
+    def load(self, key: str) -> OutboundMessage | None:
+        row = self._fetch(_SELECT, (key,))
+        return _message(row) if row is not None else None
+
+    def send(self, message: OutboundMessage) -> OutboundMessage:
+        """Send it unless it was sent; returns the ``sent`` row.
+
+        :raises MessageFailed: Meta refused it (recorded); nothing was sent.
+        :raises SendOutcomeUnknown: no answer; call again (it looks before sending).
+        :raises GraphApiError: throttled (the row is back in ``pending``) or a failed lookup.
+        """
+        if message.state == "sent":
+            return message
+        if message.state == "failed":
+            raise MessageFailed(message, message.error_message or "The message failed")
+        if message.state == "sending":
+            found = self._find_sent(message)
+            if found is not None:
+                return found
+            log.warning("The earlier send of %s did not take effect; sending again", message.describe())
+            message = self._move(message, "sending", "pending")
+            if message.state != "pending":
+                return self.send(message)
+        row = self._fetch(_START_SENDING, (message.idempotency_key,))
+        if row is None:
+            return self.send(self._reload(message))
+        message = _message(row)
+        log.info("Sending %s (attempt %d)", message.describe(), message.attempts)
+        try:
+            sent = self.hook.send_message(message.account_id, message.recipient_id, message.text)
+        except TransientError as exc:
+            raise SendOutcomeUnknown(
+                f"The send request of {message.describe()} got no usable answer ({exc}); "
+                "the conversation decides what happened"
+            ) from None
+        except (RateLimitError, RateLimiterUnavailableError):
+            self._move(message, "sending", "pending")  # refused before Meta acted
+            raise
+        except TokenError:
+            self._move(message, "sending", "pending")  # Meta answered: not sent; resumable once reconnected
+            raise
+        except GraphApiError as exc:
+            self._fail(message, exc)
+        message_id = sent.get("message_id")
+        if not message_id:
+            raise SendOutcomeUnknown(f"Meta accepted {message.describe()} but returned no message_id")
+        return self._record_sent(message, str(message_id), None)
+
+    def _find_sent(self, message: OutboundMessage) -> OutboundMessage | None:
+        """Our message in the conversation with the recipient, recorded; None if it is not there."""
+        conversation = next(iter(self.hook.iter_conversations(message.account_id, user_id=message.recipient_id)), None)
+        if conversation is None:
+            log.info("No conversation of account %s with %s", message.account_id, message.recipient_id)
+            return None
+        since = (message.send_started_at or message.created_at) - self.lookup_slack
+        claimed = {row[0] for row in self._fetch_all(_CLAIMED, (message.account_id, message.recipient_id))}
+        candidates = []
+        for item in self.hook.get_messages(message.account_id, conversation["id"]):
+            when = parse_graph_time(item.get("created_time"))
+            sender = (item.get("from") or {}).get("id")
+            recipients = {str(r.get("id")) for r in (item.get("to") or {}).get("data") or []}
+            if (
+                item.get("message") == message.text
+                and message.recipient_id in recipients
+                and sender != message.recipient_id
+                and when is not None
+                and when >= since
+                and str(item.get("id")) not in claimed
+            ):
+                candidates.append((when, item))
+        if not candidates:
+            return None
+        when, item = min(candidates, key=lambda pair: pair[0])
+        log.info("Found %s in conversation %s, sent at %s: not sending it again", message.describe(), conversation["id"], when)
+        return self._record_sent(message, str(item["id"]), str(conversation["id"]))
+
+    def _record_sent(self, message: OutboundMessage, message_id: str, conversation_id: str | None) -> OutboundMessage:
+        row = self._fetch(_SENT, (message_id, conversation_id, message.idempotency_key))
+        message = _message(row) if row is not None else self._reload(message)
+        log.info("Sent %s as message %s", message.describe(), message_id)
+        return message
+
+    def _fail(self, message: OutboundMessage, error: GraphApiError) -> NoReturn:
+        text = f"Instagram refused {message.describe()}: {error}. Nothing was sent. {_advice(error, message)}"
+        row = self._fetch(
+            _FAIL, (error.code, error.subcode, text, error.fbtrace_id, message.idempotency_key)
+        )
+        message = _message(row) if row is not None else self._reload(message)
+        log.error("%s", text)
+        raise MessageFailed(message, text, error)
+
+    def _check_same(self, message: OutboundMessage, request: MessageRequest) -> None:
+        same = (
+            message.text_hash == request.text_hash
+            and message.account_id == request.account_id
+            and message.recipient_id == request.recipient_id
+        )
+        if not same:
+            raise RequestRefused(
+                f"The idempotency key {message.idempotency_key!r} was already used for a different message "
+                f"(account {message.account_id} to {message.recipient_id}, state {message.state}). A key stands "
+                "for one message: use a new key for new content, or leave it empty to derive one from the run."
+            )
+
+    def _move(self, message: OutboundMessage, from_state: str, to_state: str) -> OutboundMessage:
+        row = self._fetch(_MOVE, (to_state, message.idempotency_key, from_state))
+        return _message(row) if row is not None else self._reload(message)
+
+    def _reload(self, message: OutboundMessage) -> OutboundMessage:
+        fresh = self.load(message.idempotency_key)
+        assert fresh is not None
+        return fresh
+
+    def _fetch(self, sql: str, params: tuple) -> tuple | None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
+    def _fetch_all(self, sql: str, params: tuple) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+
+def _message(row: tuple) -> OutboundMessage:
+    return OutboundMessage(*row)
+
+
+def _advice(error: GraphApiError, message: OutboundMessage) -> str:
+    if isinstance(error, MessagingWindowClosedError):
+        return (
+            f"Recipient {message.recipient_id} has not written to account {message.account_id} in the last 24 hours, "
+            "and Instagram only allows replies within 24 hours of the person's last message. Wait until they "
+            "write again, then trigger again. Retrying now cannot help."
+        )
+    if error.subcode == RECIPIENT_UNKNOWN_SUBCODE:
+        return (
+            f"No conversation with {message.recipient_id}: the person must have written to the account first. "
+            "Check the recipient id."
+        )
+    if isinstance(error, TokenError):
+        return f"Reconnect the account: {RECONNECT.format(account=message.account_id)}"
+    if isinstance(error, PermissionDeniedError):
+        return "Grant the app the instagram_business_manage_messages permission for this account, then reconnect it."
+    return "Fix the request as the message says, then trigger again."

@@ -1,0 +1,113 @@
+"""InstagramSendMessageOperator: one direct message, exactly once.
+
+The Airflow side of :mod:`instagram_graph.messaging`. Failure policy:
+
+- bad input, a refused request, a recipient outside the 24-hour window, an unknown
+  recipient, token or permission problems: fail at once, no retries
+  (AirflowFailException), with a message naming the problem and the fix;
+- a lost answer: look in the conversation and go on within the same attempt;
+- transient errors: Airflow's retries; each attempt looks before it sends again;
+- a long throttle: defer until Meta's regain time, then resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from instagram_graph.errors import PermissionDeniedError, RateLimitError, TokenError
+from instagram_graph.hooks.graph_api import InstagramGraphHook
+from instagram_graph.jobs import RECONNECT, RequestRefused, default_idempotency_key, job_lock, open_warehouse
+from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, OutboundMessage, SendOutcomeUnknown
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+
+
+class InstagramSendMessageOperator(BaseOperator):
+    """Send one text DM from an account to a person who wrote to it, exactly once.
+
+    :param account_id: the IG user id that sends.
+    :param recipient_id: the person's Instagram-scoped id (IGSID).
+    :param text: 1 to 999 characters.
+    :param idempotency_key: one key, one message; empty means ``{dag_id}:{run_id}``.
+    :param max_unanswered: lost answers tolerated in one attempt (each is followed by a
+        look into the conversation) before leaving the rest to a task retry.
+    """
+
+    template_fields: Sequence[str] = ("account_id", "recipient_id", "text", "idempotency_key")
+    ui_color = "#d8ecf7"
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        recipient_id: str,
+        text: str,
+        idempotency_key: str | None = None,
+        max_unanswered: int = 3,
+        instagram_graph_conn_id: str = InstagramGraphHook.default_conn_name,
+        redis_conn_id: str = "instagram_redis",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**{**GRAPH_TASK_DEFAULTS, **kwargs})
+        self.account_id = account_id
+        self.recipient_id = recipient_id
+        self.text = text
+        self.idempotency_key = idempotency_key
+        self.max_unanswered = max_unanswered
+        self.instagram_graph_conn_id = instagram_graph_conn_id
+        self.redis_conn_id = redis_conn_id
+
+    def execute(self, context: Any, event: Any = None) -> dict[str, Any]:
+        try:
+            request = MessageRequest.build(
+                account_id=str(self.account_id or ""), recipient_id=str(self.recipient_id or ""), text=self.text or ""
+            )
+            dag = context.get("dag")
+            key = default_idempotency_key(self.idempotency_key, getattr(dag, "dag_id", self.dag_id), context["run_id"])
+        except RequestRefused as exc:
+            raise AirflowFailException(f"Message refused: {exc}") from None
+
+        hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
+        conn = open_warehouse()
+        throttled_for: float | None = None
+        try:
+            messenger = Messenger(hook, conn)
+            with job_lock(conn, "outbound_messages", key):
+                message = self._send(messenger, messenger.register(request, key, context.get("run_id")))
+        except (RequestRefused, MessageFailed) as exc:
+            raise AirflowFailException(str(exc)) from None
+        except RateLimitError as exc:
+            if not exc.retry_after:
+                raise
+            self.log.warning("Account %s is throttled for %.0fs; deferring", self.account_id, exc.retry_after)
+            throttled_for = exc.retry_after
+        except (TokenError, PermissionDeniedError) as exc:
+            raise AirflowFailException(
+                f"account {self.account_id}: {type(exc).__name__}: {exc}. Nothing was sent for key {key!r}. "
+                f"Reconnect the account or grant the permission: {RECONNECT.format(account=self.account_id)}"
+            ) from None
+        finally:
+            conn.close()
+            hook.close()
+        if throttled_for is not None:
+            self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=throttled_for)), method_name="execute")
+        self.log.info("Sent: message %s", message.message_id)
+        return message.summary()
+
+    def _send(self, messenger: Messenger, message: OutboundMessage) -> OutboundMessage:
+        for attempt in range(1, self.max_unanswered + 1):
+            try:
+                return messenger.send(message)
+            except SendOutcomeUnknown as exc:
+                self.log.warning("%s (%d of %d); looking in the conversation before sending again", exc, attempt,
+                                 self.max_unanswered)
+                message = messenger.load(message.idempotency_key) or message
+        raise AirflowException(
+            f"message {message.idempotency_key!r} is still {message.state} after {self.max_unanswered} tries; the "
+            "task retries, and the next attempt looks in the conversation first (nothing is sent twice)"
+        )

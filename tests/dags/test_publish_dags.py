@@ -1,0 +1,165 @@
+"""instagram_publish, run with `airflow dags test` against the simulator.
+
+Each post type lands exactly once (the simulator's truth/published), waits are deferred
+(the trigger runs in line), failures end the run with the reason recorded, and no token
+reaches any task log.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+IMG = "https://cdn.example.com/posts/sunset.jpg"
+VID = "https://cdn.example.com/posts/clip.mp4"
+PUBLISH_PATH = r"^/\d+/media_publish$"
+DEFERRED = "[DAG TEST] running trigger in line"
+
+
+@pytest.fixture
+def account(sim) -> dict:
+    return sim.accounts()[0]
+
+
+def assert_no_token(output: str, sim) -> None:
+    for account in sim.accounts():
+        assert account["token"] not in output, f"the token of account {account['id']} reached a task log"
+
+
+def publish(run_dag, **conf):
+    return run_dag("instagram_publish", conf=json.dumps(conf))
+
+
+def jobs(warehouse) -> list[tuple]:
+    return warehouse(
+        "SELECT idempotency_key, state, media_type, media_id, permalink, error_subcode, error_message, attempts "
+        "FROM instagram.publish_jobs ORDER BY job_id"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("conf", "product_type", "media_type", "waits"),
+    [
+        ({"media_type": "IMAGE", "media_url": IMG, "caption": "Sunset #beach", "alt_text": "An orange sunset"},
+         "FEED", "IMAGE", 1),
+        ({"media_type": "VIDEO", "media_url": VID, "caption": "A video"}, "FEED", "VIDEO", 1),
+        ({"media_type": "REELS", "media_url": VID, "caption": "A reel #reels"}, "REELS", "VIDEO", 1),
+        ({"media_type": "STORIES", "media_url": IMG}, "STORY", "IMAGE", 1),
+        ({"media_type": "CAROUSEL", "children": [IMG, VID, IMG], "caption": "Three slides"}, "FEED",
+         "CAROUSEL_ALBUM", 2),
+    ],
+    ids=["image", "video", "reel", "story", "carousel"],
+)
+def test_each_kind_of_post_lands_exactly_once(run_dag, sim, warehouse, account, conf, product_type, media_type, waits):
+    sim.clear_requests()
+    result = publish(run_dag, account_id=account["id"], **conf)
+    assert result.returncode == 0, result.output[-4000:]
+
+    (post,) = sim.truth("published", account_id=account["id"])
+    assert (post["media_product_type"], post["media_type"]) == (product_type, media_type)
+    ((key, state, requested, media_id, permalink, _, _, attempts),) = jobs(warehouse)
+    assert (state, requested, media_id, attempts) == ("published", conf["media_type"], post["media_id"], 1)
+    assert key.startswith("instagram_publish:manual__"), "an empty key is derived from the run"
+    assert permalink and permalink.startswith("https://www.instagram.com/")
+    assert result.output.count(DEFERRED) == waits, "each processing wait deferred to the trigger"
+    assert len(sim.requests(method="POST", path=PUBLISH_PATH)) == 1
+    assert_no_token(result.output, sim)
+
+
+@pytest.mark.slow
+def test_a_lost_publish_answer_yields_one_post_and_a_rerun_of_the_key_none(run_dag, sim, warehouse, account):
+    conf = {"account_id": account["id"], "media_type": "IMAGE", "media_url": IMG, "caption": "Exactly once",
+            "idempotency_key": "campaign-42/post-1"}
+    sim.add_fault(method="POST", path=PUBLISH_PATH, kind="commit_then_drop", times=1)
+    sim.clear_requests()
+    result = publish(run_dag, **conf)
+    assert result.returncode == 0, result.output[-4000:]
+    assert "checking the container before anything else" in result.output
+
+    (post,) = sim.truth("published", account_id=account["id"])
+    assert [(key, state, media_id) for key, state, _, media_id, *_ in jobs(warehouse)] == [
+        ("campaign-42/post-1", "published", post["media_id"])]
+    assert len(sim.requests(method="POST", path=PUBLISH_PATH)) == 1, "Meta saw one publish request"
+
+    sim.clear_requests()
+    again = publish(run_dag, **conf)  # a second run with the same key: a retry by hand
+    assert again.returncode == 0, again.output[-4000:]
+    assert len(sim.truth("published", account_id=account["id"])) == 1
+    assert sim.requests(method="POST") == [], "the recorded job answered; nothing was created or published"
+    assert_no_token(result.output + again.output, sim)
+
+
+@pytest.mark.slow
+def test_an_error_container_ends_the_run_with_metas_reason(run_dag, sim, warehouse, account):
+    result = publish(run_dag, account_id=account["id"], media_type="IMAGE",
+                     media_url="https://cdn.example.com/error/broken.jpg")
+    assert result.returncode != 0
+    ((_, state, _, media_id, _, subcode, message, _),) = jobs(warehouse)
+    assert (state, media_id, subcode) == ("failed", None, 2207052)
+    assert "Media download has failed" in message and "Nothing was published" in message
+    assert "Media download has failed" in result.output
+    assert result.output.count("[DAG TEST] running task") == 2, "one attempt (and its resumption): no retry"
+    assert sim.truth("published", account_id=account["id"]) == []
+    assert sim.requests(method="POST", path=PUBLISH_PATH) == []
+    assert_no_token(result.output, sim)
+
+
+@pytest.mark.slow
+def test_a_used_up_quota_refuses_cleanly_before_any_container(run_dag, sim, warehouse, account):
+    sim.configure(publish_quota=0)
+    sim.clear_requests()
+    result = publish(run_dag, account_id=account["id"], media_type="REELS", media_url=VID)
+    assert result.returncode != 0
+    assert "has used its publishing quota: 0 of 0 posts in the last 24 h" in result.output
+    ((_, state, _, _, _, subcode, _, _),) = jobs(warehouse)
+    assert (state, subcode) == ("failed", 2207042)
+    assert sim.requests(method="POST") == [], "no container was made"
+    assert result.output.count("[DAG TEST] running task") == 1, "no retry"
+    assert_no_token(result.output, sim)
+
+
+# --- the form: bad conf never starts a run ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def publish_dag():
+    from pathlib import Path
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "instagram_publish.py"))
+    assert bag.import_errors == {}
+    return bag.dags["instagram_publish"]
+
+
+def _validate(dag, conf: dict) -> None:
+    """What creating a run does with its conf (UI form, REST API, `airflow dags test -c`)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    scheduler_dag.params.deep_merge(conf).validate()
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"media_type": "IMAGE", "media_url": IMG},  # no account
+        {"account_id": "1", "media_type": "GIF", "media_url": IMG},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": "http://cdn.example.com/a.jpg"},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "caption": "x" * 2201},
+        {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG] * 11},
+        {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG, "http://cdn.example.com/b.jpg"]},
+    ],
+    ids=["no-account", "unknown-type", "http-url", "long-caption", "eleven-items", "http-item"],
+)
+def test_the_form_refuses_bad_conf_before_a_run_exists(publish_dag, conf):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        _validate(publish_dag, conf)
+
+
+def test_the_form_takes_a_good_carousel(publish_dag):
+    _validate(publish_dag, {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG, VID], "caption": "Hi"})

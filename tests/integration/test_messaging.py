@@ -1,0 +1,191 @@
+"""Outbound DMs against the simulator, real Postgres and Redis.
+
+"Exactly once" is checked against the simulator's record (truth/sent_messages) and its
+request log: how many send requests left, not what our table believes.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from instagram_graph.errors import MessagingWindowClosedError
+from instagram_graph.jobs import RequestRefused
+from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, SendOutcomeUnknown
+
+SEND_PATH = r"^/\d+/messages$"
+
+
+@pytest.fixture
+def connect(schema):
+    conns = []
+
+    def new():
+        conn = psycopg2.connect(schema)
+        conn.autocommit = True
+        conns.append(conn)
+        return conn
+
+    yield new
+    for conn in conns:
+        conn.close()
+
+
+@pytest.fixture
+def messenger(hook, connect) -> Messenger:
+    return Messenger(hook, connect())
+
+
+def conversation(sim, account_id: str, *, inside: bool) -> dict:
+    for item in sim.truth("conversations", account_id=account_id):
+        if item["inside_window"] == inside:
+            return item
+    pytest.fail(f"the simulator seeds no conversation {'inside' if inside else 'outside'} the window")
+
+
+def sent(sim, account_id: str) -> list[dict]:
+    return sim.truth("sent_messages", account_id=account_id)
+
+
+def send_calls(sim) -> list[dict]:
+    return sim.requests(method="POST", path=SEND_PATH)
+
+
+def rows(connect, sql: str, params: tuple = ()) -> list[tuple]:
+    with connect().cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"recipient_id": "123", "text": ""}, "text is empty"),
+        ({"recipient_id": "123", "text": "   "}, "text is empty"),
+        ({"recipient_id": "123", "text": "x" * 1000}, "1000 characters long; Instagram takes fewer than 1000"),
+        ({"recipient_id": "@someone", "text": "hi"}, "is not an Instagram-scoped user id"),
+        ({"recipient_id": "", "text": "hi"}, "is not an Instagram-scoped user id"),
+    ],
+)
+def test_bad_messages_are_refused_naming_the_problem(fields, expected) -> None:
+    with pytest.raises(RequestRefused, match=expected):
+        MessageRequest.build(account_id="17841400000000001", **fields)
+
+
+def test_999_characters_are_allowed() -> None:
+    assert len(MessageRequest.build(account_id="1", recipient_id="2", text="x" * 999).text) == 999
+
+
+def test_a_message_inside_the_window_is_sent_once_and_the_key_never_sends_again(
+    messenger, sim, account, connect
+) -> None:
+    to = conversation(sim, account["id"], inside=True)
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Thanks for writing!")
+    message = messenger.send(messenger.register(request, "dm-1", "run-1"))
+    (delivered,) = sent(sim, account["id"])
+    assert (delivered["message_id"], delivered["recipient_id"], delivered["text"]) == (
+        message.message_id, to["user_id"], "Thanks for writing!")
+    assert rows(connect, "SELECT state, attempts, text_hash, sent_at IS NOT NULL FROM instagram.outbound_messages") == [
+        ("sent", 1, request.text_hash, True)]
+
+    sim.clear_requests()
+    again = messenger.send(messenger.register(request, "dm-1", "run-2"))
+    assert again.message_id == message.message_id
+    assert sim.requests() == [] and len(sent(sim, account["id"])) == 1
+
+
+def test_outside_the_window_fails_at_once_saying_so(messenger, sim, account, connect) -> None:
+    to = conversation(sim, account["id"], inside=False)
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Too late?")
+    sim.clear_requests()
+    with pytest.raises(MessageFailed) as failed:
+        messenger.send(messenger.register(request, "late"))
+    assert isinstance(failed.value.error, MessagingWindowClosedError)
+    assert "has not written to account" in str(failed.value) and "within 24 hours" in str(failed.value)
+    assert len(send_calls(sim)) == 1, "no retry: the window does not reopen by retrying"
+    assert sent(sim, account["id"]) == []
+    assert rows(connect, "SELECT state, error_code, error_subcode FROM instagram.outbound_messages") == [
+        ("failed", 10, 2534022)]
+
+    # The person writes again: the same key starts over and is sent.
+    sim.customer_writes(to["id"], "Still there?")
+    message = messenger.send(messenger.register(request, "late"))
+    assert [m["message_id"] for m in sent(sim, account["id"])] == [message.message_id]
+
+
+def test_a_lost_answer_is_found_in_the_conversation_by_the_next_worker(
+    messenger, make_hook, sim, account, connect
+) -> None:
+    to = conversation(sim, account["id"], inside=True)
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Your order shipped")
+    message = messenger.register(request, "lost")
+    sim.add_fault(method="POST", path=SEND_PATH, kind="commit_then_drop", times=1)
+    sim.clear_requests()
+    with pytest.raises(SendOutcomeUnknown):
+        messenger.send(message)
+    assert rows(connect, "SELECT state FROM instagram.outbound_messages") == [("sending",)]
+    (delivered,) = sent(sim, account["id"])
+
+    fresh = Messenger(make_hook(), connect())  # another worker
+    message = fresh.send(fresh.register(request, "lost"))
+    assert message.state == "sent" and message.message_id == delivered["message_id"]
+    assert len(send_calls(sim)) == 1, "the retry looked in the conversation and did not send again"
+    assert len(sent(sim, account["id"])) == 1
+    assert rows(connect, "SELECT conversation_id FROM instagram.outbound_messages") == [(to["id"],)]
+
+
+def test_a_request_that_never_arrived_is_sent_on_the_retry(messenger, sim, account) -> None:
+    to = conversation(sim, account["id"], inside=True)
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Hello again")
+    message = messenger.register(request, "never-arrived")
+    sim.add_fault(method="POST", path=SEND_PATH, kind="reset", times=1)
+    sim.clear_requests()
+    with pytest.raises(SendOutcomeUnknown):
+        messenger.send(message)
+    assert sent(sim, account["id"]) == []
+    message = messenger.send(messenger.load("never-arrived"))
+    assert [m["message_id"] for m in sent(sim, account["id"])] == [message.message_id]
+    assert len(send_calls(sim)) == 2 and message.attempts == 2
+
+
+def test_the_same_text_under_two_keys_is_two_messages_and_never_confused(messenger, sim, account) -> None:
+    to = conversation(sim, account["id"], inside=True)
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="See you soon")
+    first = messenger.send(messenger.register(request, "twice-a"))
+    sim.add_fault(method="POST", path=SEND_PATH, kind="commit_then_drop", times=1)
+    with pytest.raises(SendOutcomeUnknown):
+        messenger.send(messenger.register(request, "twice-b"))
+    second = messenger.send(messenger.load("twice-b"))
+    ids = [m["message_id"] for m in sent(sim, account["id"])]
+    assert len(ids) == 2 and second.message_id == ids[1] != first.message_id
+
+
+def test_the_same_key_with_another_text_or_recipient_is_refused(messenger, sim, account) -> None:
+    to = conversation(sim, account["id"], inside=True)
+    messenger.send(messenger.register(
+        MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="One"), "dup"))
+    sim.clear_requests()
+    for other in (
+        MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Two"),
+        MessageRequest.build(account_id=account["id"], recipient_id="123456", text="One"),
+    ):
+        with pytest.raises(RequestRefused, match="was already used for a different message"):
+            messenger.register(other, "dup")
+    assert sim.requests() == []
+
+
+def test_an_unknown_recipient_fails_without_retry(messenger, sim, account) -> None:
+    request = MessageRequest.build(account_id=account["id"], recipient_id="1234567890", text="Hi")
+    sim.clear_requests()
+    with pytest.raises(MessageFailed, match="must have written to the account first"):
+        messenger.send(messenger.register(request, "stranger"))
+    assert len(send_calls(sim)) == 1
+
+
+def test_a_revoked_token_is_refused_before_any_call(messenger, sim, account, token_store) -> None:
+    token_store.mark(account["id"], "revoked", error="revoked by test")
+    sim.clear_requests()
+    request = MessageRequest.build(account_id=account["id"], recipient_id="123", text="Hi")
+    with pytest.raises(RequestRefused, match="is revoked.*Reconnect the account"):
+        messenger.register(request, "revoked")
+    assert sim.requests() == []
