@@ -5,6 +5,7 @@
     instagram-graph accounts list
     instagram-graph accounts disable ACCOUNT_ID --reason "..."
     instagram-graph accounts enable ACCOUNT_ID
+    instagram-graph accounts revoke ACCOUNT_ID [--reason "..."] [--conn-id instagram_graph_default]
     instagram-graph keys generate
     instagram-graph keys rotate
 
@@ -17,7 +18,8 @@ where it would land in shell history and in every process listing. Nothing here 
 a token.
 
 Exit codes: 0 done, 1 the warehouse failed (unreachable, SQL error), 2 a usage or
-configuration error (the message says what to fix).
+configuration error (the message says what to fix), 3 the Graph API failed (``revoke``;
+nothing was changed, run it again).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import psycopg2.errors
 EXIT_OK = 0
 EXIT_WAREHOUSE = 1
 EXIT_USAGE = 2
+EXIT_GRAPH_API = 3
 
 
 class UsageError(Exception):
@@ -122,6 +125,36 @@ def cmd_accounts_enable(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_accounts_revoke(args: argparse.Namespace) -> int:
+    """Revoke the token at Meta (through the hook), then mark it revoked and disable the account."""
+    from instagram_graph.errors import GraphApiError
+    from instagram_graph.hooks.graph_api import InstagramGraphHook
+    from instagram_graph.token_lifecycle import RevokeNotConfirmed, revoke
+
+    store = _store()
+    known = {info.account_id for info in _call(store.list_accounts)}
+    if args.account_id not in known:
+        raise UsageError(f"unknown account {args.account_id}; see `instagram-graph accounts list`")
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    hook = InstagramGraphHook(args.conn_id, token_store=store)
+    try:
+        result = _call(revoke, hook, store, args.account_id, reason=args.reason)
+    except AirflowNotFoundException as exc:
+        raise UsageError(f"{exc}: define it as an Airflow connection (e.g. env AIRFLOW_CONN_<CONN_ID>)") from None
+    except (GraphApiError, RevokeNotConfirmed) as exc:
+        print(
+            f"instagram-graph: Meta did not revoke the token of account {args.account_id}: {exc}. "
+            "Nothing was changed; run the command again.",
+            file=sys.stderr,
+        )
+        return EXIT_GRAPH_API
+    finally:
+        hook.close()
+    print(f"account {args.account_id}: {result.detail}; token marked revoked; account disabled ({args.reason})")
+    return EXIT_OK
+
+
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     from cryptography.fernet import Fernet
 
@@ -140,8 +173,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 # --- the parser ------------------------------------------------------------------------------
 #
 # Each group is a table of (name, help, configure, handler). A new subcommand is one
-# handler above and one row here; e.g. `accounts revoke` (revoke at Meta through the hook,
-# then TokenStore.mark(account, "revoked")) belongs in ACCOUNT_COMMANDS.
+# handler above and one row here.
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -186,11 +218,22 @@ def _configure_enable(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("account_id", metavar="ACCOUNT_ID")
 
 
+def _configure_revoke(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+    parser.add_argument("--reason", default="token revoked", help="why (shown in listings; default: token revoked)")
+    parser.add_argument(
+        "--conn-id",
+        default="instagram_graph_default",
+        help="the instagram_graph Airflow connection to reach Meta with (default: instagram_graph_default)",
+    )
+
+
 ACCOUNT_COMMANDS: list[tuple[str, str, Configure, Handler]] = [
     ("add", "store an account's access token (read from stdin), encrypted", _configure_add, cmd_accounts_add),
     ("list", "accounts with token status and expiry (never the token)", _no_arguments, cmd_accounts_list),
     ("disable", "stop scheduled syncs for an account", _configure_disable, cmd_accounts_disable),
     ("enable", "resume scheduled syncs for an account", _configure_enable, cmd_accounts_enable),
+    ("revoke", "revoke an account's token at Meta and disable the account", _configure_revoke, cmd_accounts_revoke),
 ]
 
 KEY_COMMANDS: list[tuple[str, str, Configure, Handler]] = [

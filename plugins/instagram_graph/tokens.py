@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -84,6 +84,15 @@ SELECT a.account_id, a.username, a.enabled, a.disabled_reason,
   FROM instagram.accounts a
   LEFT JOIN instagram.oauth_tokens t USING (account_id)
  ORDER BY a.account_id
+"""
+_REFRESH_CANDIDATES = """
+SELECT t.account_id
+  FROM instagram.oauth_tokens t
+  JOIN instagram.accounts a USING (account_id)
+ WHERE a.enabled AND t.status <> 'revoked'
+   AND t.expires_at IS NOT NULL AND t.expires_at <= now() + %s
+   AND t.issued_at <= now() - %s
+ ORDER BY t.expires_at, t.account_id
 """
 _LOCK_ALL_CIPHERTEXTS = "SELECT account_id, ciphertext FROM instagram.oauth_tokens ORDER BY account_id FOR UPDATE"
 _SET_CIPHERTEXT = "UPDATE instagram.oauth_tokens SET ciphertext = %s WHERE account_id = %s"
@@ -269,6 +278,14 @@ class TokenStore:
                 )
             cur.executemany(_SET_CIPHERTEXT, updates)
         return len(updates)
+
+    def refresh_candidates(self, *, expiring_within: timedelta, min_age: timedelta) -> list[str]:
+        """Enabled accounts whose token expires within ``expiring_within`` and was issued at
+        least ``min_age`` ago (Meta refreshes only tokens 24 h old), soonest expiry first.
+        Revoked tokens are left out; expired or invalid ones are not (they need a reconnect)."""
+        with self._cursor() as cur:
+            cur.execute(_REFRESH_CANDIDATES, (expiring_within, min_age))
+            return [account_id for (account_id,) in cur.fetchall()]
 
     # --- accounts -------------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ def _advice(error: BaseException, account_id: str) -> str:
     for kind, text in _ADVICE.items():
         if isinstance(error, kind):
             return text.format(account=account_id)
+    if isinstance(error, AirflowFailException):
+        return "the error above says what to do; this task does not retry"
     return "see the task log; the task retries on its own when the error is transient"
 
 

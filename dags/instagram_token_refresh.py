@@ -1,0 +1,42 @@
+"""
+### Instagram token refresh (daily)
+
+Refreshes every enabled account's long-lived token that expires within
+`expires_within_days` (default 7) and is at least 24 hours old (Meta refreshes no
+younger token), and stores the new token encrypted in **`instagram.oauth_tokens`**
+(new ciphertext, `expires_at`, `issued_at`, `last_refreshed_at`).
+
+One task per account, named by the account: a token that cannot be refreshed (expired,
+revoked, password changed...) turns its own task red and its log says which account
+must be reconnected (`instagram-graph accounts add ACCOUNT_ID < token-file`). The other
+accounts are refreshed all the same.
+
+To end an account's access instead: `instagram-graph accounts revoke ACCOUNT_ID`.
+"""
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param
+
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+from instagram_graph.operators.tokens import InstagramTokenRefreshOperator, tokens_due
+
+with DAG(
+    dag_id="instagram_token_refresh",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["instagram", "tokens"],
+    doc_md=__doc__,
+    default_args=GRAPH_TASK_DEFAULTS,
+    params={
+        "expires_within_days": Param(
+            7, type="integer", minimum=1, maximum=59, title="Refresh tokens expiring within (days)",
+        ),
+    },
+):
+    InstagramTokenRefreshOperator.partial(
+        task_id="refresh_token",
+        map_index_template="{{ task.account_id }}",
+    ).expand(account_id=tokens_due("{{ params.expires_within_days }}"))

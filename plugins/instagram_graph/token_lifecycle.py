@@ -1,0 +1,96 @@
+"""Keeping long-lived tokens alive, and ending them: refresh before expiry, revoke on demand.
+
+Meta's long-lived Instagram tokens last 60 days and can be refreshed once they are at
+least 24 hours old and not yet expired; integrations commonly fail by letting them
+lapse. The daily ``instagram_token_refresh`` DAG refreshes every token that expires
+within a week (a setting); the store keeps only the new ciphertext. ``revoke`` ends an
+account's access at Meta and in the warehouse (``instagram-graph accounts revoke``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from instagram_graph.errors import TokenError
+
+log = logging.getLogger(__name__)
+
+MIN_TOKEN_AGE = timedelta(hours=24)  # Meta refuses to refresh younger tokens
+DEFAULT_REFRESH_WITHIN = timedelta(days=7)
+
+
+class TokenRefreshError(RuntimeError):
+    """Meta answered a refresh without a usable token; the old one is kept."""
+
+
+class RevokeNotConfirmed(RuntimeError):
+    """Meta answered the revocation without confirming it; nothing was changed here."""
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """The outcome of one refresh: no token in it, so it can go to logs and XCom."""
+
+    account_id: str
+    expires_at: datetime | None
+
+    def summary(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+
+
+def accounts_due(store: Any, within: timedelta = DEFAULT_REFRESH_WITHIN) -> list[str]:
+    """Enabled accounts whose token expires within ``within`` and is old enough to refresh.
+
+    Expired and invalid tokens are included on purpose: they cannot be refreshed, and the
+    failing refresh task names the account that must be reconnected.
+    """
+    return store.refresh_candidates(expiring_within=within, min_age=MIN_TOKEN_AGE)
+
+
+def refresh(hook: Any, store: Any, account_id: str, *, now: datetime | None = None) -> Refreshed:
+    """Exchange the account's token for a fresh one and store it encrypted.
+
+    :raises TokenError: the token cannot be refreshed (expired, revoked, invalid): reconnect.
+    :raises TokenRefreshError: Meta's answer held no token.
+    """
+    issued_at = now or datetime.now(timezone.utc)
+    answer = hook.refresh_token(account_id)
+    token = answer.get("access_token")
+    if not token:
+        raise TokenRefreshError(f"Meta answered the refresh of account {account_id}'s token without a new token")
+    expires_in = answer.get("expires_in")
+    expires_at = issued_at + timedelta(seconds=int(expires_in)) if expires_in else None
+    store.update_after_refresh(account_id, token, expires_at, issued_at=issued_at)
+    log.info("Refreshed the token of account %s; it now expires %s", account_id, expires_at)
+    return Refreshed(account_id, expires_at)
+
+
+@dataclass(frozen=True)
+class Revoked:
+    account_id: str
+    at_meta: bool  # False: Meta already refused the token, so there was nothing left to revoke
+    detail: str
+
+
+def revoke(hook: Any, store: Any, account_id: str, *, reason: str = "token revoked") -> Revoked:
+    """Revoke the token at Meta, then mark it ``revoked`` and disable the account.
+
+    A token Meta already refuses (expired, invalid, revoked) is unusable anyway: the
+    account is still marked and disabled. Anything else (network, throttling) raises
+    before the warehouse changes, so the command can simply be run again.
+    """
+    try:
+        confirmed = hook.revoke(account_id)
+    except TokenError as exc:
+        at_meta, detail = False, f"Meta no longer accepts the token ({type(exc).__name__}); nothing left to revoke there"
+    else:
+        if not confirmed:
+            raise RevokeNotConfirmed(f"Meta did not confirm revoking the token of account {account_id}; nothing was changed")
+        at_meta, detail = True, "revoked at Meta"
+    store.mark(account_id, "revoked", error=reason)
+    store.disable(account_id, reason)
+    log.info("Account %s: %s; token marked revoked, account disabled", account_id, detail)
+    return Revoked(account_id, at_meta, detail)
