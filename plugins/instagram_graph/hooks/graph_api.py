@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -137,6 +138,14 @@ class InstagramGraphHook(BaseHook):
         if self._session is None:
             session = requests.Session()
             session.headers["User-Agent"] = "instagram-graph-airflow"
+            # requests re-reads proxy settings from the environment on every request (a
+            # scan of os.environ each time); read them once here instead. This also keeps
+            # ~/.netrc credentials out of Graph API calls, which carry their own token.
+            session.trust_env = False
+            session.proxies.update(requests.utils.get_environ_proxies(self.settings.base_url))
+            ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if ca_bundle:
+                session.verify = ca_bundle
             adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
