@@ -368,6 +368,10 @@ def test_one_worker_at_a_time_per_key(connect) -> None:
 def test_the_trigger_serializes_ids_never_a_token(sim, account) -> None:
     import importlib
 
+    from instagram_graph import get_provider_info
+
+    modules = [m for entry in get_provider_info()["triggers"] for m in entry["python-modules"]]
+    assert ContainerStatusTrigger.__module__ in modules, "the triggerer finds it through the provider"
     trigger = ContainerStatusTrigger(account_id=account["id"], container_ids=["1", "2"], deadline=1e10)
     classpath, kwargs = trigger.serialize()
     module, name = classpath.rsplit(".", 1)
