@@ -125,6 +125,22 @@ def job_lock(conn: Any, table: str, key: str) -> Iterator[None]:
                 cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_name,))
 
 
+def pick_after(candidates: list[tuple[datetime, Any]], started: datetime) -> Any | None:
+    """The candidate that best matches an attempt made at ``started``.
+
+    Meta's timestamps have whole seconds, and clocks differ: prefer the oldest candidate
+    dated at or after the attempt's second; failing that, the newest one before it (the
+    caller has already dropped those older than its clock-skew allowance).
+    """
+    floor = started.replace(microsecond=0)
+    after = [pair for pair in candidates if pair[0] >= floor]
+    if after:
+        return min(after, key=lambda pair: pair[0])[1]
+    if candidates:
+        return max(candidates, key=lambda pair: pair[0])[1]
+    return None
+
+
 def parse_graph_time(value: str | None) -> datetime | None:
     """Meta's ``2026-01-11T08:00:00+0000`` (also with ``Z`` or ``+00:00``), or None."""
     if not value:

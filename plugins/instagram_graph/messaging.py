@@ -34,7 +34,14 @@ from instagram_graph.errors import (
     TokenError,
     TransientError,
 )
-from instagram_graph.jobs import RECONNECT, RequestRefused, parse_graph_time, require_usable_account, text_hash
+from instagram_graph.jobs import (
+    RECONNECT,
+    RequestRefused,
+    parse_graph_time,
+    pick_after,
+    require_usable_account,
+    text_hash,
+)
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +265,8 @@ class Messenger:
         if conversation is None:
             log.info("No conversation of account %s with %s", message.account_id, message.recipient_id)
             return None
-        since = (message.send_started_at or message.created_at) - self.lookup_slack
+        started = message.send_started_at or message.created_at
+        since = started - self.lookup_slack
         claimed = {row[0] for row in self._fetch_all(_CLAIMED, (message.account_id, message.recipient_id))}
         candidates = []
         for item in self.hook.get_messages(message.account_id, conversation["id"]):
@@ -274,10 +282,11 @@ class Messenger:
                 and str(item.get("id")) not in claimed
             ):
                 candidates.append((when, item))
-        if not candidates:
+        item = pick_after(candidates, started)
+        if item is None:
             return None
-        when, item = min(candidates, key=lambda pair: pair[0])
-        log.info("Found %s in conversation %s, sent at %s: not sending it again", message.describe(), conversation["id"], when)
+        log.info("Found %s in conversation %s (message created %s): not sending it again",
+                 message.describe(), conversation["id"], item.get("created_time"))
         return self._record_sent(message, str(item["id"]), str(conversation["id"]))
 
     def _record_sent(self, message: OutboundMessage, message_id: str, conversation_id: str | None) -> OutboundMessage:

@@ -47,7 +47,14 @@ from instagram_graph.errors import (
     TokenError,
     TransientError,
 )
-from instagram_graph.jobs import RECONNECT, RequestRefused, content_hash, parse_graph_time, require_usable_account
+from instagram_graph.jobs import (
+    RECONNECT,
+    RequestRefused,
+    content_hash,
+    parse_graph_time,
+    pick_after,
+    require_usable_account,
+)
 
 log = logging.getLogger(__name__)
 
@@ -661,14 +668,16 @@ class Publisher:
         return self._record_published(job, str(media["id"]), media.get("permalink"))
 
     def _find_published_media(self, job: PublishJob) -> dict[str, Any] | None:
-        """The account's newest post that matches the job and no other job claimed.
+        """The account's post that matches the job and no other job claimed.
 
         Meta does not link a container to its media, so the match is on what we asked for:
-        the edge and product type, the media type, the caption, and a timestamp not before
-        the publish attempt (less :attr:`lookup_slack`); the oldest such post wins.
+        the edge and product type, the media type, the caption, and the time of the publish
+        attempt (see :func:`~instagram_graph.jobs.pick_after`; posts older than the attempt
+        less :attr:`lookup_slack` are never taken).
         """
         shape = PUBLISHED_AS[job.media_type]
-        since = (job.publish_started_at or job.created_at) - self.lookup_slack  # type: ignore[operator]
+        started = job.publish_started_at or job.created_at
+        since = started - self.lookup_slack  # type: ignore[operator]
         page = self.hook.get_page(
             job.account_id, f"{job.account_id}/{shape.edge}", params={"fields": LOOKUP_FIELDS}, limit=25
         )
@@ -686,9 +695,7 @@ class Publisher:
             if HAS_CAPTION[job.media_type] and (media.get("caption") or "").strip() != caption:
                 continue
             candidates.append((when, media))
-        if not candidates:
-            return None
-        return min(candidates, key=lambda pair: pair[0])[1]
+        return pick_after(candidates, started)  # type: ignore[arg-type]
 
     def _record_published(self, job: PublishJob, media_id: str, permalink: str | None = None) -> PublishJob:
         row = self._fetch(_PUBLISHED, (media_id, permalink, job.job_id))

@@ -7,7 +7,6 @@ due here but revoked at Meta, so it cannot be refreshed.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 

@@ -189,3 +189,18 @@ def test_a_revoked_token_is_refused_before_any_call(messenger, sim, account, tok
     with pytest.raises(RequestRefused, match="is revoked.*Reconnect the account"):
         messenger.register(request, "revoked")
     assert sim.requests() == []
+
+
+def test_the_same_text_sent_by_hand_just_before_is_not_taken_for_ours(messenger, hook, sim, account) -> None:
+    import time
+
+    to = conversation(sim, account["id"], inside=True)
+    by_hand = hook.send_message(account["id"], to["user_id"], "On it!")["message_id"]
+    time.sleep(1.1)  # Meta's timestamps have whole seconds
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="On it!")
+    sim.add_fault(method="POST", path=SEND_PATH, kind="commit_then_drop", times=1)
+    with pytest.raises(SendOutcomeUnknown):
+        messenger.send(messenger.register(request, "after-agent"))
+    message = messenger.send(messenger.load("after-agent"))
+    ids = [m["message_id"] for m in sent(sim, account["id"])]
+    assert ids[0] == by_hand and message.message_id == ids[1] and len(ids) == 2

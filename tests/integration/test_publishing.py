@@ -93,6 +93,24 @@ def drive(publisher: Publisher, job: PublishJob, *, wait_seconds: float = 20.0) 
     raise AssertionError("the job never finished")
 
 
+def publish_by_hand(hook, sim, request: PublishRequest) -> str:
+    """The same content posted outside this project (say, in the Instagram app) just before."""
+    account_id = request.account_id
+    item_ids = [hook.create_container(account_id, **spec.params()) for spec in request.item_specs()]
+    if request.media_type == "CAROUSEL":
+        wait_finished(hook, account_id, item_ids)
+        item_ids = [hook.create_container(account_id, **request.parent_spec(item_ids).params())]
+    wait_finished(hook, account_id, item_ids)
+    return hook.publish_container(account_id, item_ids[0])
+
+
+def wait_finished(hook, account_id: str, container_ids: list[str]) -> None:
+    deadline = time.monotonic() + 15
+    while any(hook.get_container_status(account_id, c)["status_code"] != "FINISHED" for c in container_ids):
+        assert time.monotonic() < deadline, "containers never finished"
+        time.sleep(0.2)
+
+
 def publish_posts(sim, account_id: str) -> list[dict]:
     return sim.truth("published", account_id=account_id)
 
@@ -200,10 +218,18 @@ def test_a_carousel_creates_its_items_then_itself_and_posts_once(publisher, sim,
 # --- exactly once when answers are lost -------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [{"media_type": "IMAGE", "media_url": IMG, "caption": "Once"}, {"media_type": "STORIES", "media_url": VID},
+     {"media_type": "CAROUSEL", "children": [IMG, IMG], "caption": "Once"}],
+    ids=["image", "story", "carousel"],
+)
 def test_a_lost_publish_answer_is_found_by_the_next_worker_and_never_posted_again(
-    publisher, make_hook, sim, account, connect
+    publisher, make_hook, sim, account, connect, fields
 ) -> None:
-    request = PublishRequest.build(account_id=account["id"], media_type="IMAGE", media_url=IMG, caption="Once")
+    request = PublishRequest.build(account_id=account["id"], **fields)
+    decoy = publish_by_hand(publisher.hook, sim, request)
+    time.sleep(1.1)  # Meta's timestamps have whole seconds
     job = publisher.register(request, "lost-answer")
     sim.add_fault(method="POST", path=PUBLISH_PATH, kind="commit_then_drop", times=1)
     sim.clear_requests()
@@ -212,12 +238,13 @@ def test_a_lost_publish_answer_is_found_by_the_next_worker_and_never_posted_agai
         drive(publisher, job)
     (state,) = rows(connect, "SELECT state FROM instagram.publish_jobs WHERE idempotency_key = 'lost-answer'")[0]
     assert state == "publishing", "the attempt was recorded before the request left"
-    (post,) = publish_posts(sim, account["id"])
+    post = publish_posts(sim, account["id"])[-1]
+    assert post["media_id"] != decoy
 
     fresh = Publisher(make_hook(), connect())  # another worker, another process
     job = fresh.advance(fresh.register(request, "lost-answer"))
     assert job.state == "published" and job.media_id == post["media_id"]
-    assert len(publish_posts(sim, account["id"])) == 1
+    assert len(publish_posts(sim, account["id"])) == 2, "the post by hand and ours"
     assert len(media_publish_calls(sim)) == 1, "the retry asked the container, it did not publish again"
 
 

@@ -26,6 +26,9 @@ from instagram_graph.errors import GraphApiError, RateLimitError, TransientError
 
 DONE = ("FINISHED", "PUBLISHED")
 FAILED = ("ERROR", "EXPIRED")
+# Trouble outside the Graph API (warehouse, connections) in a row before giving up: a blip
+# should not fail a post, a misconfiguration should not wait out the whole deadline.
+MAX_CONSECUTIVE_ERRORS = 5
 
 
 class ContainerStatusTrigger(BaseTrigger):
@@ -83,6 +86,7 @@ class ContainerStatusTrigger(BaseTrigger):
         pending = list(self.container_ids)
         statuses: dict[str, str] = {}
         interval = self.first_interval
+        errors_in_a_row = 0
         hook = self._hook()
         try:
             while True:
@@ -102,9 +106,15 @@ class ContainerStatusTrigger(BaseTrigger):
                     except GraphApiError as exc:
                         yield TriggerEvent(_failure(container_id, exc))
                         return
-                    except Exception as exc:  # token store or connection trouble: report, do not hang
-                        yield TriggerEvent(_failure(container_id, exc))
-                        return
+                    except Exception as exc:  # token store, warehouse or connection trouble
+                        errors_in_a_row += 1
+                        if errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
+                            yield TriggerEvent(_failure(container_id, exc))
+                            return
+                        self.log.warning("Polling container %s failed (%s: %s); polling again",
+                                         container_id, type(exc).__name__, exc)
+                        break
+                    errors_in_a_row = 0
                     code = str(status.get("status_code") or "")
                     if code in DONE:
                         statuses[container_id] = code
