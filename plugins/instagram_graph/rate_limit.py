@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NoReturn
@@ -51,19 +52,25 @@ _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
 
 # KEYS[1] = the account's window (sorted set: score = call time in us, member unique);
 # KEYS[2..] = optional pause keys (see UsageThrottle), checked first in the same round trip.
-# ARGV = limit, window in us, a random nonce (two calls in the same microsecond from
-# different workers must both count, so the member is time + nonce, not time alone).
-# Returns 0 when admitted and recorded; -ms while a pause key is set; else the ms until
-# a slot frees. Only an admission records anything.
+# ARGV = limit, window in us, a random nonce, slots wanted, then members to release (slots
+# of an earlier lease that were never used: removed first, so they count no more).
+# Up to `wanted` slots are recorded as `nonce:1`, `nonce:2`, ... (the random nonce keeps two
+# workers' members apart; the client can name them to release them). Near the limit a
+# lease shrinks to a quarter of what is free, so the last slots spread over the workers.
+# Returns {0, slots granted}, {1, ms until a slot frees} or {2, ms left of a pause}.
+# Only a grant records anything.
 ACQUIRE_LUA = """
 local key = KEYS[1]
+if #ARGV > 4 then
+  redis.call('ZREM', key, unpack(ARGV, 5))
+end
 local paused = 0
 for i = 2, #KEYS do
   local pttl = redis.call('PTTL', KEYS[i])
   if pttl > paused then paused = pttl end
 end
 if paused > 0 then
-  return -paused
+  return {2, paused}
 end
 local limit = tonumber(ARGV[1])
 local window_us = tonumber(ARGV[2])
@@ -72,15 +79,21 @@ local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now_us - window_us)
 local count = redis.call('ZCARD', key)
 if count < limit then
-  redis.call('ZADD', key, now_us, string.format('%s.%06d:%s', t[1], tonumber(t[2]), ARGV[3]))
+  local grant = math.min(tonumber(ARGV[4]), math.max(1, math.floor((limit - count) / 4)))
+  local entries = {}
+  for i = 1, grant do
+    entries[2 * i - 1] = now_us
+    entries[2 * i] = ARGV[3] .. ':' .. i
+  end
+  redis.call('ZADD', key, unpack(entries))
   redis.call('PEXPIRE', key, math.ceil(window_us / 1000))
-  return 0
+  return {0, grant}
 end
 -- The slot frees when the entry that puts us at the limit leaves the window. That is
 -- the oldest one unless the limit was lowered since the entries were recorded.
 local entry = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
 local wait_us = tonumber(entry[2]) + window_us - now_us
-return math.max(1, math.ceil(wait_us / 1000))
+return {1, math.max(1, math.ceil(wait_us / 1000))}
 """
 
 # KEYS[1] = the account's window; ARGV[1] = window in us. Counts live entries by Redis time.
@@ -137,11 +150,14 @@ class Admission(NamedTuple):
     """The limiter's answer: ``wait`` 0.0 means admitted (and recorded).
 
     ``paused`` says why a call must wait: True for a usage or throttle pause, False for
-    a full sliding window.
+    a full sliding window. ``granted`` is how many slots were recorded (a lease can take
+    several at once) and ``lease`` the nonce that names them (``lease:1`` ... ``lease:n``).
     """
 
     wait: float
     paused: bool
+    granted: int = 0
+    lease: str = ""
 
 
 class RedisRateLimiter:
@@ -182,27 +198,44 @@ class RedisRateLimiter:
         """0.0 when the call is admitted and recorded; else seconds until a slot frees (nothing recorded)."""
         return self.admit(account_id).wait
 
-    def admit(self, account_id: str, pause_keys: tuple[str, ...] = ()) -> Admission:
+    def admit(
+        self,
+        account_id: str,
+        pause_keys: tuple[str, ...] = (),
+        *,
+        want: int = 1,
+        release: tuple[str, ...] = (),
+    ) -> Admission:
         """Check the pause keys, then the window, in ONE round trip; record only an admission.
 
         The hook passes :meth:`UsageThrottle.keys` here, so a call costs one Redis round
-        trip however many throttles guard it.
+        trip however many throttles guard it. ``want`` > 1 asks for a lease of several
+        slots (see :class:`SlotLeases`); ``release`` names unused slots of an earlier lease.
         """
+        lease = secrets.token_hex(8)
         try:
-            result = int(
-                self._acquire(
-                    keys=[self.key(account_id), *pause_keys],
-                    args=[self.limit, self._window_us, secrets.token_hex(8)],
-                )
+            kind, value = self._acquire(
+                keys=[self.key(account_id), *pause_keys],
+                args=[self.limit, self._window_us, lease, max(1, int(want)), *release],
             )
         except _UNAVAILABLE as exc:
             _unavailable(self.redis, exc)
-        if result < 0:
-            return Admission(wait=-result / 1000.0, paused=True)
-        if result:
+        kind, value = int(kind), int(value)
+        if kind == 0:
+            return Admission(wait=0.0, paused=False, granted=value, lease=lease)
+        if kind == 1:
             log.debug("Rate limit %s/%ss reached for account %s; next slot in %s ms",
-                      self.limit, self.window_seconds, account_id, result)
-        return Admission(wait=result / 1000.0, paused=False)
+                      self.limit, self.window_seconds, account_id, value)
+        return Admission(wait=value / 1000.0, paused=kind == 2)
+
+    def release(self, account_id: str, members: tuple[str, ...]) -> None:
+        """Give back leased slots that were never used."""
+        if not members:
+            return
+        try:
+            self.redis.zrem(self.key(account_id), *members)
+        except _UNAVAILABLE as exc:
+            _unavailable(self.redis, exc)
 
     def usage(self, account_id: str) -> int:
         """Calls of this account currently in the window."""
@@ -210,6 +243,80 @@ class RedisRateLimiter:
             return int(self._usage(keys=[self.key(account_id)], args=[self._window_us]))
         except _UNAVAILABLE as exc:
             _unavailable(self.redis, exc)
+
+
+class SlotLeases:
+    """Takes window slots a few at a time, so most calls need no Redis round trip.
+
+    Each Redis round trip costs a context switch on a busy worker; when calls come fast
+    (a simulator, a burst of small reads) it was most of the hook's overhead. A lease
+    records ``n`` slots at once (they count against the window from that moment, so the
+    limit still holds across workers exactly) and the next ``n - 1`` calls use them
+    locally. Leases grow (doubling up to ``max_lease``) while they are used up within
+    ``lease_seconds``; a lease that goes stale is given back, so slow callers (real Meta
+    calls take 100+ ms) end up leasing one slot per call, as without leases.
+
+    What a lease trades: a pause set by ANOTHER worker is seen at the next lease, at most
+    ``lease_seconds`` or ``max_lease - 1`` calls later (a pause this worker hears of, it
+    sees at once: :meth:`drop`). ``max_lease=1`` turns leasing off.
+    """
+
+    def __init__(self, limiter: RedisRateLimiter, *, max_lease: int = 8, lease_seconds: float = 1.0) -> None:
+        self.limiter = limiter
+        self.max_lease = max(1, int(max_lease))
+        self.lease_seconds = float(lease_seconds)
+        self._leases: dict[str, _Lease] = {}
+        self._size: dict[str, int] = {}
+
+    def take(self, account_id: str, pause_keys: tuple[str, ...] = ()) -> Admission:
+        """A slot for one call: from this worker's lease, else from Redis."""
+        lease = self._leases.get(account_id)
+        now = time.monotonic()
+        if lease is not None and lease.used < lease.granted and now < lease.expires:
+            lease.used += 1
+            return Admission(wait=0.0, paused=False, granted=1, lease=lease.nonce)
+        size = self._size.get(account_id, 1)
+        if lease is not None:  # spent or stale: the next one is bigger or smaller
+            size = min(size * 2, self.max_lease) if lease.used == lease.granted else max(1, size // 2)
+            self._size[account_id] = size
+        admission = self.limiter.admit(
+            account_id, pause_keys, want=size, release=self._unused(account_id)
+        )
+        self._leases.pop(account_id, None)
+        if admission.wait <= 0:
+            self._leases[account_id] = _Lease(admission.lease, admission.granted, 1, now + self.lease_seconds)
+        return admission
+
+    def drop(self, account_id: str) -> None:
+        """Forget this account's lease (a pause was heard); its unused slots go back now."""
+        self._size[account_id] = 1
+        members = self._unused(account_id)
+        self._leases.pop(account_id, None)
+        self.limiter.release(account_id, members)
+
+    def release_all(self) -> int:
+        """Give back every unused slot (when the hook closes); return how many."""
+        released = 0
+        for account_id in list(self._leases):
+            members = self._unused(account_id)
+            del self._leases[account_id]
+            self.limiter.release(account_id, members)
+            released += len(members)
+        return released
+
+    def _unused(self, account_id: str) -> tuple[str, ...]:
+        lease = self._leases.get(account_id)
+        if lease is None:
+            return ()
+        return tuple(f"{lease.nonce}:{i}" for i in range(lease.used + 1, lease.granted + 1))
+
+
+@dataclass
+class _Lease:
+    nonce: str
+    granted: int
+    used: int
+    expires: float  # time.monotonic()
 
 
 # --- usage headers ------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ class GraphApiSettings:
     :param retry_base_delay: first backoff delay in seconds (doubles per retry).
     :param retry_max_delay: cap of one backoff delay.
     :param max_attempts: attempts per call, the first one included (3 retries).
+    :param slot_lease_max: most rate-limit slots a worker takes in one Redis round trip
+        when its calls come fast (1 = one round trip per call; see ``SlotLeases``).
     """
 
     base_url: str = DEFAULT_HOST
@@ -51,6 +53,7 @@ class GraphApiSettings:
     retry_base_delay: float = 1.0
     retry_max_delay: float = 30.0
     max_attempts: int = 4
+    slot_lease_max: int = 8
 
     def __post_init__(self) -> None:
         if not self.api_version.startswith("v"):
@@ -63,6 +66,8 @@ class GraphApiSettings:
             raise SettingsError("timeout must be a positive number of seconds")
         if self.max_attempts < 1:
             raise SettingsError("max_attempts must be at least 1")
+        if self.slot_lease_max < 1:
+            raise SettingsError("slot_lease_max must be at least 1 (1 turns slot leases off)")
 
     @classmethod
     def from_connection(cls, conn: Any) -> GraphApiSettings:
@@ -99,6 +104,7 @@ class GraphApiSettings:
 _NUMERIC = {
     "calls_per_hour": int,
     "max_attempts": int,
+    "slot_lease_max": int,
     "timeout": float,
     "usage_threshold_pct": float,
     "max_inline_wait": float,

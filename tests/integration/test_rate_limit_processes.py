@@ -15,7 +15,7 @@ import uuid
 import pytest
 import redis
 
-from instagram_graph.rate_limit import RedisRateLimiter
+from instagram_graph.rate_limit import RedisRateLimiter, SlotLeases
 
 PROCESSES = 16
 ATTEMPTS = 50
@@ -40,10 +40,28 @@ class CheckThenRecord:
         return 0.0
 
 
+class Leased:
+    """The hook's way: slots leased several at a time, unused ones given back at the end."""
+
+    def __init__(self, client: redis.Redis, limit: int) -> None:
+        self.limiter = RedisRateLimiter(client, limit=limit)
+        self.slots = SlotLeases(self.limiter, max_lease=8)
+        self.released = 0
+
+    def acquire(self, account_id: str) -> float:
+        return self.slots.take(account_id).wait
+
+    def close(self) -> None:
+        self.released = self.slots.release_all()
+
+
+LIMITERS = {"lua": RedisRateLimiter, "naive": CheckThenRecord, "leased": Leased}
+
+
 def _hammer(kind: str, url: str, accounts: tuple[str, ...], barrier, results) -> None:
     """One worker: connect, wait for everyone, then acquire ATTEMPTS times in a row."""
     client = redis.Redis.from_url(url)
-    limiter = (RedisRateLimiter if kind == "lua" else CheckThenRecord)(client, limit=LIMIT)
+    limiter = LIMITERS[kind](client, limit=LIMIT)
     client.ping()
     admitted = dict.fromkeys(accounts, 0)
     barrier.wait(timeout=120)
@@ -51,6 +69,9 @@ def _hammer(kind: str, url: str, accounts: tuple[str, ...], barrier, results) ->
         account = accounts[i % len(accounts)]
         if limiter.acquire(account) == 0.0:
             admitted[account] += 1
+    if kind == "leased":
+        limiter.close()
+        admitted["released"] = limiter.released
     results.put(admitted)
     client.close()
 
@@ -72,7 +93,7 @@ def run_workers(kind: str, url: str, accounts: tuple[str, ...] = ("acct",)) -> d
             if proc.is_alive():
                 proc.terminate()
     assert all(proc.exitcode == 0 for proc in procs)
-    return {account: sum(w[account] for w in per_worker) for account in accounts}
+    return {key: sum(w[key] for w in per_worker) for key in per_worker[0]}
 
 
 def test_sixteen_processes_share_exactly_the_limit(redis_url, redis_client):
@@ -83,6 +104,16 @@ def test_sixteen_processes_share_exactly_the_limit(redis_url, redis_client):
     limiter = RedisRateLimiter(redis_client, limit=LIMIT)
     assert limiter.usage("acct") == LIMIT
     assert redis_client.zcard(limiter.key("acct")) == LIMIT
+
+
+def test_sixteen_processes_leasing_slots_never_pass_the_limit(redis_url, redis_client):
+    """Leases take up to 8 slots per round trip: every slot is used or given back, none extra."""
+    result = run_workers("leased", redis_url)
+
+    assert result["acct"] <= LIMIT
+    # Every slot taken was used or given back (a slot given back may be taken again).
+    assert result["acct"] + result["released"] >= LIMIT
+    assert RedisRateLimiter(redis_client, limit=LIMIT).usage("acct") == result["acct"]
 
 
 def test_two_accounts_under_contention_each_get_exactly_their_limit(redis_url, redis_client):

@@ -146,14 +146,14 @@ def test_lowered_limit_waits_for_the_entry_that_frees_a_slot(redis_client):
 
 
 def test_each_call_is_its_own_member(redis_client):
-    """Members carry a nonce besides the time, so calls in the same microsecond both count."""
+    """Members are named by a random nonce, so calls in the same microsecond both count."""
     limiter = RedisRateLimiter(redis_client, limit=50, window_seconds=60)
     for _ in range(20):
         limiter.acquire("acct")
 
     members = [m.decode() for m in redis_client.zrange(limiter.key("acct"), 0, -1)]
     assert len(members) == 20
-    assert len({m.split(":", 1)[1] for m in members}) == 20
+    assert len({m.split(":", 1)[0] for m in members}) == 20
 
 
 def test_script_is_reloaded_after_script_flush(redis_client):
@@ -366,14 +366,118 @@ def test_admit_checks_pause_keys_and_window_in_one_call(redis_client) -> None:
     throttle = UsageThrottle(redis_client)
     keys = throttle.keys("app", "acct")
 
-    assert limiter.admit("acct", keys) == (0.0, False)
+    assert limiter.admit("acct", keys)[:2] == (0.0, False)
     throttle.pause("app", "acct", 30)
-    wait, paused = limiter.admit("acct", keys)
+    wait, paused, _, _ = limiter.admit("acct", keys)
     assert paused and 29 < wait <= 30
     assert limiter.usage("acct") == 1, "a paused call records nothing"
 
     redis_client.delete(*keys)
-    assert limiter.admit("acct", keys) == (0.0, False)
-    wait, paused = limiter.admit("acct", keys)
+    assert limiter.admit("acct", keys)[:2] == (0.0, False)
+    wait, paused, _, _ = limiter.admit("acct", keys)
     assert not paused and 59 < wait <= 60
     assert limiter.usage("acct") == 2
+
+
+# --- SlotLeases ------------------------------------------------------------------------------
+
+
+def test_a_lease_records_several_slots_in_one_round_trip(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter
+
+    limiter = RedisRateLimiter(redis_client, limit=100, window_seconds=60)
+    admission = limiter.admit("acct", want=8)
+    assert admission.wait == 0.0 and admission.granted == 8
+    assert limiter.usage("acct") == 8
+    assert set(redis_client.zrange(limiter.key("acct"), 0, -1)) == {
+        f"{admission.lease}:{i}".encode() for i in range(1, 9)
+    }
+
+
+def test_near_the_limit_a_lease_shrinks_and_never_passes_it(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter
+
+    limiter = RedisRateLimiter(redis_client, limit=10, window_seconds=60)
+    grants = []
+    while (admission := limiter.admit("acct", want=8)).wait == 0.0:
+        grants.append(admission.granted)
+    assert grants == [2, 2, 1, 1, 1, 1, 1, 1]  # a quarter of what is free, at least one
+    assert sum(grants) == 10 == limiter.usage("acct")
+    assert 59 < admission.wait <= 60
+
+
+def test_leases_grow_while_used_up_and_cut_round_trips(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter, SlotLeases
+
+    limiter = RedisRateLimiter(redis_client, limit=1000, window_seconds=60)
+    round_trips = 0
+    admit = limiter.admit
+
+    def counting_admit(*args, **kwargs):
+        nonlocal round_trips
+        round_trips += 1
+        return admit(*args, **kwargs)
+
+    limiter.admit = counting_admit
+    slots = SlotLeases(limiter, max_lease=8)
+    for _ in range(100):
+        assert slots.take("acct").wait == 0.0
+    # leases of 1, 2 and 4, then of 8: 3 + ceil(93 / 8) = 15 round trips instead of 100
+    assert round_trips == 15
+    assert limiter.usage("acct") == 1 + 2 + 4 + 12 * 8  # the last lease has 3 slots left over
+    slots.release_all()
+    assert limiter.usage("acct") == 100, "unused leased slots are given back"
+
+
+def test_a_stale_lease_gives_its_unused_slots_back_with_the_next_admission(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter, SlotLeases
+
+    limiter = RedisRateLimiter(redis_client, limit=1000, window_seconds=60)
+    slots = SlotLeases(limiter, max_lease=8, lease_seconds=0.2)
+    for _ in range(1 + 2 + 1):  # leases of 1 and 2 used up, then one slot of a lease of 4
+        slots.take("acct")
+    assert limiter.usage("acct") == 1 + 2 + 4
+    time.sleep(0.25)
+    slots.take("acct")  # stale: 3 slots go back, a smaller lease (2) is taken
+    assert limiter.usage("acct") == 4 + 2
+
+
+def test_max_lease_one_is_one_round_trip_per_call(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter, SlotLeases
+
+    limiter = RedisRateLimiter(redis_client, limit=1000, window_seconds=60)
+    slots = SlotLeases(limiter, max_lease=1)
+    for n in range(1, 6):
+        slots.take("acct")
+        assert limiter.usage("acct") == n
+
+
+def test_a_pause_set_by_another_worker_is_seen_when_the_lease_ends(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter, SlotLeases, UsageThrottle
+
+    limiter = RedisRateLimiter(redis_client, limit=1000, window_seconds=60)
+    throttle = UsageThrottle(redis_client)
+    keys = throttle.keys("app", "acct")
+    slots = SlotLeases(limiter, max_lease=4, lease_seconds=0.3)
+    for _ in range(1 + 2 + 1):
+        slots.take("acct", keys)  # now holding a lease of 4 with 3 slots left
+    throttle.pause("app", "acct", 30)  # another worker hears Meta throttle us
+    for _ in range(3):
+        assert slots.take("acct", keys).wait == 0.0  # the lease in hand: at most 3 more calls
+    refused = slots.take("acct", keys)
+    assert refused.paused and 29 < refused.wait <= 30
+    assert limiter.usage("acct") == 1 + 2 + 4
+
+
+def test_drop_gives_the_lease_back_at_once(redis_client) -> None:
+    from instagram_graph.rate_limit import RedisRateLimiter, SlotLeases
+
+    limiter = RedisRateLimiter(redis_client, limit=1000, window_seconds=60)
+    slots = SlotLeases(limiter, max_lease=8)
+    for _ in range(4):
+        slots.take("acct")
+    assert limiter.usage("acct") == 1 + 2 + 4
+    slots.drop("acct")
+    assert limiter.usage("acct") == 4
+    slots.take("acct")
+    assert limiter.usage("acct") == 5, "after a drop the lease starts small again"

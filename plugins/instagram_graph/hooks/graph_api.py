@@ -2,7 +2,8 @@
 
 Every call goes through :meth:`InstagramGraphHook.call`, which in order
 1. takes the account's token (from the encrypted token store, expiry checked in memory),
-2. waits for a slot: the shared usage-header pause, then the Redis sliding window,
+2. waits for a slot: the shared usage-header pause, then the Redis sliding window
+   (slots are leased a few at a time when calls come fast: see ``SlotLeases``),
 3. sends one request on a pooled session with a timeout (token in the Authorization
    header, so it never appears in a URL that urllib3 or a proxy might log),
 4. feeds the usage headers to the shared throttle, and
@@ -116,6 +117,7 @@ class InstagramGraphHook(BaseHook):
         self._token_store = token_store
         self._rate_limiter = rate_limiter
         self._throttle = throttle
+        self._slots: Any = None
         self._session = session
         self._redis_client: Any = None
         self._tokens: dict[str, Any] = {}
@@ -202,7 +204,22 @@ class InstagramGraphHook(BaseHook):
             self._throttle = UsageThrottle(self._redis(), threshold_pct=self.settings.usage_threshold_pct)
         return self._throttle
 
+    @property
+    def slots(self) -> Any:
+        """This hook's leases on the rate limiter's window (see ``SlotLeases``)."""
+        if self._slots is None:
+            from instagram_graph.rate_limit import SlotLeases
+
+            self._slots = SlotLeases(self.rate_limiter, max_lease=self.settings.slot_lease_max)
+        return self._slots
+
     def close(self) -> None:
+        """Give back unused leased slots and close the HTTP session."""
+        if self._slots is not None:
+            try:
+                self._slots.release_all()
+            except RateLimiterUnavailableError as exc:  # they leave the window within the hour
+                self.log.warning("Unused rate-limit slots not given back: %s", exc)
         if self._session is not None:
             self._session.close()
 
@@ -302,7 +319,8 @@ class InstagramGraphHook(BaseHook):
 
         report = parse_usage_headers(response.headers)
         try:
-            self.throttle.record(self.settings.app_id, account_id, report)
+            if self.throttle.record(self.settings.app_id, account_id, report) > 0:
+                self.slots.release_all()  # paused: leased slots must not outlive the pause
         except RateLimiterUnavailableError as exc:
             # The call already happened (perhaps a publish): losing its answer because
             # Redis blinked would be worse than missing one usage report.
@@ -323,6 +341,7 @@ class InstagramGraphHook(BaseHook):
         if isinstance(error, RateLimitError):
             pause = error.retry_after or DEFAULT_THROTTLE_PAUSE
             self.throttle.pause(self.settings.app_id, account_id, pause)
+            self.slots.release_all()
             error.retry_after = pause
         elif isinstance(error, TokenError):
             self._note_token_failure(account_id, error)
@@ -341,7 +360,7 @@ class InstagramGraphHook(BaseHook):
         deadline = time.monotonic() + self.settings.max_inline_wait
         pause_keys = self.throttle.keys(self.settings.app_id, account_id)
         while True:
-            wait, paused = self.rate_limiter.admit(account_id, pause_keys)
+            wait, paused, _, _ = self.slots.take(account_id, pause_keys)
             if wait <= 0:
                 return
             if paused:
