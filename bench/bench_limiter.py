@@ -10,6 +10,11 @@ record, each a separate round trip, with the clock taken from the worker's
 ``time.time()``. Between the check and the record another worker can check too, so
 both take "the last slot".
 
+Three setups: 16 processes in a tight loop (the worst case: 16 runnable processes on
+this machine's cores), the same processes paced like workers that make an API call after
+each slot, and one process alone (the limiter's own latency). A third row, a bare Redis
+PING per "acquire", is the floor any limiter that asks Redis pays in the same setup.
+
 Uses Redis database 14 at 127.0.0.1:6379 by default and FLUSHES THAT DATABASE ONLY
 (before each round). Run::
 
@@ -58,13 +63,33 @@ class CheckThenRecordLimiter:
         return self.redis.zcount(self.prefix + account_id, time.time() - self.window_seconds, "+inf")
 
 
+class PingFloor:
+    """Not a limiter: one Redis PING per "acquire", the floor any round trip pays here.
+
+    On a small VM an idle process already waits ~0.5 ms for Redis to answer a PING (CPU
+    wake-up), and 16 busy processes on 2 cores wait for a core: no limiter that asks
+    Redis can be faster than this row.
+    """
+
+    def __init__(self, redis_client: redis.Redis, **_: object) -> None:
+        self.redis = redis_client
+
+    def acquire(self, account_id: str) -> float:
+        self.redis.ping()
+        return 0.0
+
+    def usage(self, account_id: str) -> int:
+        return 0
+
+
 LIMITERS = {
     "ours (Lua)": RedisRateLimiter,
     "baseline (check, then record)": CheckThenRecordLimiter,
+    "floor: Redis PING, no limiter": PingFloor,
 }
 
 
-def worker(name: str, url: str, limit: int, window: float, attempts: int,
+def worker(name: str, url: str, limit: int, window: float, attempts: int, pace_ms: float,
            barrier, results) -> None:
     client = redis.Redis.from_url(url)
     limiter = LIMITERS[name](client, limit=limit, window_seconds=window)
@@ -77,6 +102,8 @@ def worker(name: str, url: str, limit: int, window: float, attempts: int,
         wait = limiter.acquire(ACCOUNT)
         latencies_ns.append(time.perf_counter_ns() - start)
         admitted += wait == 0.0
+        if pace_ms:
+            time.sleep(pace_ms / 1000)  # the Graph API call a worker makes after a slot
     results.put((admitted, latencies_ns))
     client.close()
 
@@ -97,7 +124,7 @@ def run_round(name: str, args: argparse.Namespace) -> RoundResult:
     results = ctx.Queue()
     procs = [
         ctx.Process(target=worker, args=(name, args.redis_url, args.limit, args.window,
-                                         args.attempts_per_process, barrier, results))
+                                         args.attempts_per_process, args.pace_ms, barrier, results))
         for _ in range(args.processes)
     ]
     for proc in procs:
@@ -127,6 +154,9 @@ def summarize(name: str, setup: str, rounds: list[RoundResult], limit: int) -> t
     latencies = [ms for r in rounds for ms in r.latencies_ms]
     attempts = sum(len(r.latencies_ms) for r in rounds)
     over = [r.admitted - limit for r in rounds]
+    if LIMITERS[name] is PingFloor:
+        return (name, setup, "-", "-", f"{percentile(latencies, 50):.3f}",
+                f"{percentile(latencies, 99):.3f}", f"{attempts / sum(r.seconds for r in rounds):,.0f}")
     if any(r.recorded != r.admitted for r in rounds):
         print(f"note: {name}, {setup}: recorded in Redis "
               f"{'/'.join(str(r.recorded) for r in rounds)} vs admitted")
@@ -151,6 +181,10 @@ def main() -> None:
     parser.add_argument("--single-attempts", type=int, default=2000,
                         help="acquires of the one-process run that measures the limiter's own "
                              "latency without CPU contention (0 to skip)")
+    parser.add_argument("--paced-ms", type=float, default=20.0,
+                        help="the paced setup: each process sleeps this long after an acquire, "
+                             "as a worker waits for its Graph API call (Meta answers in 50-500 ms; "
+                             "0 to skip)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
 
@@ -160,18 +194,26 @@ def main() -> None:
           "contended latency is mostly waiting for a CPU, not for Redis")
     print(f"contended: {args.processes} processes x {args.attempts_per_process} acquires on one "
           f"account, limit {args.limit} per {args.window:g} s, {args.rounds} rounds")
+    if args.paced_ms:
+        print(f"paced: the same, but each process waits {args.paced_ms:g} ms after every acquire "
+              "(its API call): workers as they run, not a tight loop")
     if args.single_attempts:
         print(f"1 process: {args.single_attempts} acquires, limit {args.single_attempts // 2} "
               "(half admitted, half refused), 1 round")
     print()
 
-    single = argparse.Namespace(**{**vars(args), "processes": 1,
+    hammer = argparse.Namespace(**{**vars(args), "pace_ms": 0.0})
+    paced = argparse.Namespace(**{**vars(args), "pace_ms": args.paced_ms})
+    single = argparse.Namespace(**{**vars(args), "processes": 1, "pace_ms": 0.0,
                                    "attempts_per_process": args.single_attempts,
                                    "limit": max(1, args.single_attempts // 2)})
     rows = []
     for name in LIMITERS:
-        rounds = [run_round(name, args) for _ in range(args.rounds)]
+        rounds = [run_round(name, hammer) for _ in range(args.rounds)]
         rows.append(summarize(name, f"{args.processes} processes", rounds, args.limit))
+        if args.paced_ms:
+            rounds = [run_round(name, paced) for _ in range(args.rounds)]
+            rows.append(summarize(name, f"{args.processes} processes, paced", rounds, args.limit))
         if args.single_attempts:
             rows.append(summarize(name, "1 process", [run_round(name, single)], single.limit))
 
