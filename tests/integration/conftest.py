@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
+import psycopg2
 import pytest
 
 from instagram_graph.hooks.graph_api import InstagramGraphHook
@@ -39,6 +40,22 @@ def make_hook(sim, token_store, redis_client) -> Iterator[Callable[..., Instagra
 @pytest.fixture
 def hook(make_hook) -> InstagramGraphHook:
     return make_hook()
+
+
+@pytest.fixture
+def connect(schema) -> Iterator[Callable[[], "psycopg2.extensions.connection"]]:
+    """Open autocommit warehouse connections (as jobs.open_warehouse does); all closed after."""
+    conns = []
+
+    def new():
+        conn = psycopg2.connect(schema)
+        conn.autocommit = True
+        conns.append(conn)
+        return conn
+
+    yield new
+    for conn in conns:
+        conn.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ request log: how many send requests left, not what our table believes.
 
 from __future__ import annotations
 
-import psycopg2
 import pytest
 
 from instagram_graph.errors import MessagingWindowClosedError
@@ -14,21 +13,6 @@ from instagram_graph.jobs import RequestRefused
 from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, SendOutcomeUnknown
 
 SEND_PATH = r"^/\d+/messages$"
-
-
-@pytest.fixture
-def connect(schema):
-    conns = []
-
-    def new():
-        conn = psycopg2.connect(schema)
-        conn.autocommit = True
-        conns.append(conn)
-        return conn
-
-    yield new
-    for conn in conns:
-        conn.close()
 
 
 @pytest.fixture

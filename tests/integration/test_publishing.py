@@ -11,7 +11,6 @@ import asyncio
 import json
 import time
 
-import psycopg2
 import pytest
 
 from instagram_graph.jobs import JobBusy, RequestRefused, job_lock
@@ -38,21 +37,6 @@ def graph_connection(sim, monkeypatch, redis_client) -> None:
         json.dumps({"conn_type": "instagram_graph", "host": sim.base_url,
                     "extra": {"retry_base_delay": 0.02, "calls_per_hour": 5000}}),
     )
-
-
-@pytest.fixture
-def connect(schema):
-    conns = []
-
-    def new():
-        conn = psycopg2.connect(schema)
-        conn.autocommit = True
-        conns.append(conn)
-        return conn
-
-    yield new
-    for conn in conns:
-        conn.close()
 
 
 @pytest.fixture

@@ -13,18 +13,15 @@ The Airflow side of :mod:`instagram_graph.messaging`. Failure policy:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from instagram_graph.errors import PermissionDeniedError, RateLimitError, TokenError
 from instagram_graph.hooks.graph_api import InstagramGraphHook
-from instagram_graph.jobs import RECONNECT, RequestRefused, default_idempotency_key, job_lock, open_warehouse
+from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
 from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, OutboundMessage, SendOutcomeUnknown
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_outcomes
 
 
 class InstagramSendMessageOperator(BaseOperator):
@@ -74,28 +71,17 @@ class InstagramSendMessageOperator(BaseOperator):
 
         hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
         conn = open_warehouse()
-        throttled_for: float | None = None
+        consequence = f"Nothing was sent for key {key!r}."
         try:
-            messenger = Messenger(hook, conn)
-            with job_lock(conn, "outbound_messages", key):
-                message = self._send(messenger, messenger.register(request, key, context.get("run_id")))
+            with graph_api_outcomes(self, str(self.account_id), resume="execute", consequence=consequence):
+                messenger = Messenger(hook, conn)
+                with job_lock(conn, "outbound_messages", key):
+                    message = self._send(messenger, messenger.register(request, key, context.get("run_id")))
         except (RequestRefused, MessageFailed) as exc:
             raise AirflowFailException(str(exc)) from None
-        except RateLimitError as exc:
-            if not exc.retry_after:
-                raise
-            self.log.warning("Account %s is throttled for %.0fs; deferring", self.account_id, exc.retry_after)
-            throttled_for = exc.retry_after
-        except (TokenError, PermissionDeniedError) as exc:
-            raise AirflowFailException(
-                f"account {self.account_id}: {type(exc).__name__}: {exc}. Nothing was sent for key {key!r}. "
-                f"Reconnect the account or grant the permission: {RECONNECT.format(account=self.account_id)}"
-            ) from None
         finally:
             conn.close()
             hook.close()
-        if throttled_for is not None:
-            self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=throttled_for)), method_name="execute")
         self.log.info("Sent: message %s", message.message_id)
         return message.summary()
 

@@ -20,14 +20,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from instagram_graph.errors import PermissionDeniedError, RateLimitError, TokenError
 from instagram_graph.hooks.graph_api import InstagramGraphHook
-from instagram_graph.jobs import RECONNECT, RequestRefused, default_idempotency_key, job_lock, open_warehouse
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_outcomes
 from instagram_graph.publishing import (
     PublishedMediaNotFound,
     PublishFailed,
@@ -128,35 +126,26 @@ class InstagramPublishOperator(BaseOperator):
     def _run(self, context: Any, key: str, *, request: PublishRequest | None = None, event: dict | None = None) -> dict[str, Any]:
         hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
         conn = open_warehouse()
-        throttled_for: float | None = None
+        consequence = (
+            f"Nothing more was published for key {key!r}; it resumes from its recorded state when triggered "
+            "again with the same key."
+        )
         try:
-            publisher = Publisher(hook, conn)
-            with job_lock(conn, "publish_jobs", key):
-                job = self._job(publisher, key, request, context)
-                statuses: dict[str, str] = {}
-                if event is not None:
-                    statuses = publisher.accept_wait_result(job, event)
-                    job = publisher.load(key) or job
-                outcome = self._advance(publisher, job, statuses)
+            with graph_api_outcomes(self, str(self.account_id), resume="resume", consequence=consequence):
+                publisher = Publisher(hook, conn)
+                with job_lock(conn, "publish_jobs", key):
+                    job = self._job(publisher, key, request, context)
+                    statuses: dict[str, str] = {}
+                    if event is not None:
+                        statuses = publisher.accept_wait_result(job, event)
+                        job = publisher.load(key) or job
+                    outcome = self._advance(publisher, job, statuses)
         except (RequestRefused, PublishFailed) as exc:
             raise AirflowFailException(str(exc)) from None
-        except RateLimitError as exc:
-            if not exc.retry_after:
-                raise
-            self.log.warning("Account %s is throttled for %.0fs; deferring", self.account_id, exc.retry_after)
-            throttled_for = exc.retry_after
-        except (TokenError, PermissionDeniedError) as exc:
-            raise AirflowFailException(
-                f"account {self.account_id}: {type(exc).__name__}: {exc}. Nothing more was published for key "
-                f"{key!r}; it resumes from its recorded state when triggered again with the same key. "
-                f"Reconnect the account or grant the permission: {RECONNECT.format(account=self.account_id)}"
-            ) from None
         finally:
             conn.close()
             hook.close()
 
-        if throttled_for is not None:
-            self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=throttled_for)), method_name="resume")
         if isinstance(outcome, WaitFor):
             self._defer_for(outcome)
         self.log.info("Published: media %s, %s", outcome.media_id, outcome.permalink)

@@ -12,7 +12,8 @@ Failure policy, per account (one mapped task each, so one account never stops an
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -44,6 +45,30 @@ def _advice(error: BaseException, account_id: str) -> str:
     if isinstance(error, AirflowFailException):
         return "the error above says what to do; this task does not retry"
     return "see the task log; the task retries on its own when the error is transient"
+
+
+@contextmanager
+def graph_api_outcomes(task: BaseOperator, account_id: str, *, resume: str, consequence: str = "") -> Iterator[None]:
+    """The Graph API failures every Instagram operator treats alike.
+
+    A throttle with a regain time defers the task (its worker slot is freed) and calls
+    ``resume`` afterwards; a token or permission problem fails the task at once, without
+    retries, naming the account, what ``consequence`` it had and what to do.
+    """
+    try:
+        yield
+    except RateLimitError as exc:
+        if not exc.retry_after:
+            raise
+        task.log.warning(
+            "Account %s is throttled for %.0fs; deferring instead of holding a worker", account_id, exc.retry_after
+        )
+        task.defer(trigger=TimeDeltaTrigger(timedelta(seconds=exc.retry_after)), method_name=resume)
+    except (TokenError, PermissionDeniedError) as exc:
+        consequence = f"{consequence} " if consequence else ""
+        raise AirflowFailException(
+            f"account {account_id}: {type(exc).__name__}: {exc}. {consequence}{_advice(exc, account_id)}"
+        ) from None
 
 
 def report_failure(context: dict[str, Any]) -> None:
@@ -112,27 +137,17 @@ class InstagramSyncOperator(BaseOperator):
         hook = InstagramGraphHook(self.instagram_graph_conn_id)
         conn = db.connect()
         try:
-            run = SyncRun(
-                hook=hook,
-                conn=conn,
-                account_id=str(self.account_id),
-                interval_start=start,
-                interval_end=end,
-                options=dict(self.options),
-                call_budget=int(self.call_budget) if self.call_budget is not None else None,
-            )
-            result = STREAMS[self.stream](run)
-        except RateLimitError as exc:
-            if not exc.retry_after:
-                raise
-            self.log.warning(
-                "Account %s is throttled for %.0fs; deferring instead of holding a worker", self.account_id, exc.retry_after
-            )
-            self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=exc.retry_after)), method_name="execute")
-        except (TokenError, PermissionDeniedError) as exc:
-            raise AirflowFailException(
-                f"account {self.account_id}: {type(exc).__name__}: {exc}. {_advice(exc, str(self.account_id))}"
-            ) from None
+            with graph_api_outcomes(self, str(self.account_id), resume="execute"):
+                run = SyncRun(
+                    hook=hook,
+                    conn=conn,
+                    account_id=str(self.account_id),
+                    interval_start=start,
+                    interval_end=end,
+                    options=dict(self.options),
+                    call_budget=int(self.call_budget) if self.call_budget is not None else None,
+                )
+                result = STREAMS[self.stream](run)
         except GraphApiError as exc:
             self.log.error("Account %s, stream %s: %s: %s", self.account_id, self.stream, type(exc).__name__, exc)
             raise

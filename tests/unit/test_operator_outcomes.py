@@ -1,0 +1,54 @@
+"""graph_api_outcomes: the Graph API failures every Instagram operator treats alike."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from instagram_graph.errors import PermissionDeniedError, RateLimitError, TokenExpiredError
+from instagram_graph.operators.sync import graph_api_outcomes
+
+
+@pytest.fixture
+def task() -> BaseOperator:
+    return BaseOperator(task_id="some_instagram_task")
+
+
+def test_a_throttle_with_a_regain_time_defers_to_the_resume_method(task) -> None:
+    before = datetime.now(timezone.utc)
+    with pytest.raises(TaskDeferred) as deferred:
+        with graph_api_outcomes(task, "1784", resume="resume"):
+            raise RateLimitError("throttled", retry_after=120)
+
+    assert deferred.value.method_name == "resume"
+    assert isinstance(deferred.value.trigger, TimeDeltaTrigger)
+    _, kwargs = deferred.value.trigger.serialize()
+    assert before + timedelta(seconds=120) <= kwargs["moment"] <= datetime.now(timezone.utc) + timedelta(seconds=120)
+
+
+def test_a_throttle_without_a_regain_time_is_left_to_task_retries(task) -> None:
+    with pytest.raises(RateLimitError, match="no regain time"):
+        with graph_api_outcomes(task, "1784", resume="execute"):
+            raise RateLimitError("no regain time")
+
+
+@pytest.mark.parametrize("error", [TokenExpiredError("token expired"), PermissionDeniedError("missing scope")])
+def test_token_and_permission_problems_fail_at_once_naming_account_and_fix(task, error) -> None:
+    with pytest.raises(AirflowFailException) as failed:
+        with graph_api_outcomes(task, "1784", resume="execute", consequence="Nothing was sent for key 'k'."):
+            raise error
+
+    message = str(failed.value)
+    assert message.startswith(f"account 1784: {type(error).__name__}: {error}. Nothing was sent for key 'k'. ")
+    assert ("instagram-graph accounts add 1784" in message) or ("grant the missing permission" in message)
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__
+
+
+def test_other_errors_pass_through_untouched(task) -> None:
+    with pytest.raises(ValueError, match="not a Graph API problem"):
+        with graph_api_outcomes(task, "1784", resume="execute"):
+            raise ValueError("not a Graph API problem")
