@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg2
@@ -104,15 +103,7 @@ def main() -> None:
 
         step("Registering the simulator's accounts (tokens encrypted in instagram.oauth_tokens)")
         store = TokenStore(conn_factory=lambda: psycopg2.connect(dsn))
-        for account in sim.accounts():
-            store.put(
-                account["id"],
-                account["token"],
-                expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=timezone.utc),
-                issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=timezone.utc),
-                scopes=account.get("permissions", []),
-                username=account["username"],
-            )
+        for account in sim.register_accounts(store):
             print(f"    {account['id']}  @{account['username']}")
         redis.Redis.from_url(REDIS_URL).flushdb()  # a rerun starts with a fresh limiter window
 

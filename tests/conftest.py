@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime, timezone
 
 import psycopg2
 import pytest
@@ -115,13 +114,5 @@ def token_store(schema: str, sim) -> object:
     from instagram_graph.tokens import TokenStore
 
     store = TokenStore(conn_factory=lambda: psycopg2.connect(schema))
-    for account in sim.accounts():
-        store.put(
-            account["id"],
-            account["token"],
-            expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=timezone.utc),
-            issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=timezone.utc),
-            scopes=account.get("permissions", []),
-            username=account.get("username"),
-        )
+    sim.register_accounts(store)
     return store

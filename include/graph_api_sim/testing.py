@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -126,6 +127,23 @@ class SimulatorProcess:
 
     def accounts(self) -> list[dict[str, Any]]:
         return self._call("GET", "/accounts")
+
+    def register_accounts(self, store: Any) -> list[dict[str, Any]]:
+        """Put every account's token, expiry and scopes into ``store`` (a TokenStore); return the accounts.
+
+        What the tests and ``make demo`` do before any DAG can call the simulator.
+        """
+        accounts = self.accounts()
+        for account in accounts:
+            store.put(
+                account["id"],
+                account["token"],
+                expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=timezone.utc),
+                issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=timezone.utc),
+                scopes=account.get("permissions", []),
+                username=account.get("username"),
+            )
+        return accounts
 
     def add_fault(self, **spec: Any) -> str:
         return self._call("POST", "/faults", json=spec)["id"]
