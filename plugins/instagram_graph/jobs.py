@@ -125,6 +125,40 @@ def job_lock(conn: Any, table: str, key: str) -> Iterator[None]:
                 cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_name,))
 
 
+class JobTable:
+    """What :class:`~instagram_graph.publishing.Publisher` and
+    :class:`~instagram_graph.messaging.Messenger` share: a hook, an autocommit warehouse
+    connection (see :func:`open_warehouse`) and the small queries over their job table.
+    """
+
+    def __init__(self, hook: Any, conn: Any) -> None:
+        self.hook = hook
+        self.conn = conn
+
+    def load(self, key: str) -> Any | None:
+        """The job of idempotency key ``key``, or None."""
+        raise NotImplementedError
+
+    def _reload(self, job: Any) -> Any:
+        fresh = self.load(job.idempotency_key)
+        assert fresh is not None, f"job {job.idempotency_key!r} vanished from its table"
+        return fresh
+
+    def _fetch(self, sql: str, params: tuple) -> tuple | None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
+    def _fetch_all(self, sql: str, params: tuple) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def _execute(self, sql: str, params: tuple) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+
+
 def pick_after(candidates: list[tuple[datetime, Any]], started: datetime) -> Any | None:
     """The candidate that best matches an attempt made at ``started``.
 

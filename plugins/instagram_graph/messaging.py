@@ -36,6 +36,7 @@ from instagram_graph.errors import (
 )
 from instagram_graph.jobs import (
     RECONNECT,
+    JobTable,
     RequestRefused,
     parse_graph_time,
     pick_after,
@@ -170,7 +171,7 @@ SELECT message_id FROM instagram.outbound_messages
 """
 
 
-class Messenger:
+class Messenger(JobTable):
     """Moves outbound messages through their states with one hook and one connection.
 
     :param hook: an :class:`~instagram_graph.hooks.graph_api.InstagramGraphHook`.
@@ -180,8 +181,7 @@ class Messenger:
     """
 
     def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta = timedelta(minutes=5)) -> None:
-        self.hook = hook
-        self.conn = conn
+        super().__init__(hook, conn)
         self.lookup_slack = lookup_slack
 
     def register(self, request: MessageRequest, key: str, dag_run_id: str | None = None) -> OutboundMessage:
@@ -321,20 +321,6 @@ class Messenger:
         row = self._fetch(_MOVE, (to_state, message.idempotency_key, from_state))
         return _message(row) if row is not None else self._reload(message)
 
-    def _reload(self, message: OutboundMessage) -> OutboundMessage:
-        fresh = self.load(message.idempotency_key)
-        assert fresh is not None
-        return fresh
-
-    def _fetch(self, sql: str, params: tuple) -> tuple | None:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-
-    def _fetch_all(self, sql: str, params: tuple) -> list[tuple]:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
 
 
 def _message(row: tuple) -> OutboundMessage:

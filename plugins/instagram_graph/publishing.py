@@ -49,6 +49,7 @@ from instagram_graph.errors import (
 )
 from instagram_graph.jobs import (
     RECONNECT,
+    JobTable,
     RequestRefused,
     content_hash,
     parse_graph_time,
@@ -413,7 +414,7 @@ _CLAIMED_MEDIA = "SELECT media_id FROM instagram.publish_jobs WHERE account_id =
 _STATUS_SUBCODE = re.compile(r"\((\d{4,})\)\s*\.?\s*$")
 
 
-class Publisher:
+class Publisher(JobTable):
     """Moves publish jobs through their states with one hook and one warehouse connection.
 
     :param hook: an :class:`~instagram_graph.hooks.graph_api.InstagramGraphHook`.
@@ -423,8 +424,7 @@ class Publisher:
     """
 
     def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta = timedelta(minutes=10)) -> None:
-        self.hook = hook
-        self.conn = conn
+        super().__init__(hook, conn)
         self.lookup_slack = lookup_slack
 
     # --- registering ------------------------------------------------------------------
@@ -746,24 +746,6 @@ class Publisher:
         row = self._fetch(_MOVE, (to_state, job.job_id, from_state))
         return _job(row) if row is not None else self._reload(job)
 
-    def _reload(self, job: PublishJob) -> PublishJob:
-        fresh = self.load(job.idempotency_key)
-        assert fresh is not None
-        return fresh
-
-    def _fetch(self, sql: str, params: tuple) -> tuple | None:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-
-    def _fetch_all(self, sql: str, params: tuple) -> list[tuple]:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-
-    def _execute(self, sql: str, params: tuple) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, params)
 
 
 def _job(row: tuple) -> PublishJob:
