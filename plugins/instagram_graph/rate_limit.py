@@ -258,7 +258,9 @@ class SlotLeases:
 
     What a lease trades: a pause set by ANOTHER worker is seen at the next lease, at most
     ``lease_seconds`` or ``max_lease - 1`` calls later (a pause this worker hears of, it
-    sees at once: :meth:`drop`). ``max_lease=1`` turns leasing off.
+    sees at once: :meth:`drop`); and a worker killed outright (no ``hook.close()``) leaves
+    at most ``max_lease - 1`` unused slots counted until they leave the window.
+    ``max_lease=1`` turns leasing off.
     """
 
     def __init__(self, limiter: RedisRateLimiter, *, max_lease: int = 8, lease_seconds: float = 1.0) -> None:
