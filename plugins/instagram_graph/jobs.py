@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,6 +27,8 @@ from typing import Any
 from instagram_graph import db
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 250
+log = logging.getLogger(__name__)
+
 RECONNECT = "instagram-graph accounts add {account} < token-file"
 
 
@@ -128,15 +131,65 @@ def job_lock(conn: Any, table: str, key: str) -> Iterator[None]:
 class JobTable:
     """What :class:`~instagram_graph.publishing.Publisher` and
     :class:`~instagram_graph.messaging.Messenger` share: a hook, an autocommit warehouse
-    connection (see :func:`open_warehouse`) and the small queries over their job table.
+    connection (see :func:`open_warehouse`), registering a job by idempotency key, and
+    the small queries over their job table.
+
+    A subclass names its table's statements (``select_sql``, ``insert_sql`` and
+    ``restart_sql``, each ``RETURNING`` the job's columns), the state that means done,
+    and how a row becomes a job and a request its insert parameters.
     """
+
+    done_state: str
+    select_sql: str  # params: idempotency key
+    insert_sql: str  # params: _insert_params(); ON CONFLICT (idempotency_key) DO NOTHING
+    restart_sql: str  # params: dag run id, idempotency key; only a failed job
 
     def __init__(self, hook: Any, conn: Any) -> None:
         self.hook = hook
         self.conn = conn
 
+    def register(self, request: Any, key: str, dag_run_id: str | None = None) -> Any:
+        """The job for ``key``: new, resumed, or (when it failed before) started over.
+
+        :raises RequestRefused: the key belongs to another request, or the account cannot
+            be used.
+        """
+        job = self.load(key)
+        if job is not None:
+            self._check_same(job, request)
+            if job.state == self.done_state:
+                return job
+        require_usable_account(self.hook.token_store, request.account_id)
+        if job is None:
+            row = self._fetch(self.insert_sql, self._insert_params(request, key, dag_run_id))
+            if row is not None:
+                job = self._from_row(row)
+                log.info("Registered %s", job.describe())
+                return job
+            job = self.load(key)  # a concurrent run registered it first
+            assert job is not None
+            self._check_same(job, request)
+        if job.state == "failed":
+            log.info("%s failed before (%s); starting it over", job.describe(), job.error_message)
+            row = self._fetch(self.restart_sql, (dag_run_id, key))
+            job = self._from_row(row) if row is not None else self._reload(job)
+        else:
+            log.info("Resuming %s from state %s", job.describe(), job.state)
+        return job
+
     def load(self, key: str) -> Any | None:
         """The job of idempotency key ``key``, or None."""
+        row = self._fetch(self.select_sql, (key,))
+        return self._from_row(row) if row is not None else None
+
+    def _from_row(self, row: tuple) -> Any:
+        raise NotImplementedError
+
+    def _insert_params(self, request: Any, key: str, dag_run_id: str | None) -> tuple:
+        raise NotImplementedError
+
+    def _check_same(self, job: Any, request: Any) -> None:
+        """Refuse (RequestRefused) when ``job`` was registered for other content."""
         raise NotImplementedError
 
     def _reload(self, job: Any) -> Any:

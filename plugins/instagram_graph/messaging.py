@@ -40,7 +40,6 @@ from instagram_graph.jobs import (
     RequestRefused,
     parse_graph_time,
     pick_after,
-    require_usable_account,
     text_hash,
 )
 
@@ -180,40 +179,18 @@ class Messenger(JobTable):
         (clock skew; Meta's timestamps have whole seconds).
     """
 
+    done_state = "sent"
+    select_sql, insert_sql, restart_sql = _SELECT, _INSERT, _RESTART
+
     def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta = timedelta(minutes=5)) -> None:
         super().__init__(hook, conn)
         self.lookup_slack = lookup_slack
 
-    def register(self, request: MessageRequest, key: str, dag_run_id: str | None = None) -> OutboundMessage:
-        """The row for ``key``: new, resumed, or (when it failed before) started over.
+    def _from_row(self, row: tuple) -> OutboundMessage:
+        return _message(row)
 
-        :raises RequestRefused: the key belongs to another message, or the account cannot send.
-        """
-        message = self.load(key)
-        if message is not None:
-            self._check_same(message, request)
-            if message.state == "sent":
-                return message
-        require_usable_account(self.hook.token_store, request.account_id)
-        if message is None:
-            row = self._fetch(
-                _INSERT,
-                (key, request.account_id, request.recipient_id, request.text, request.text_hash, dag_run_id),
-            )
-            if row is not None:
-                return _message(row)
-            message = self.load(key)  # a concurrent run registered it first
-            assert message is not None
-            self._check_same(message, request)
-        if message.state == "failed":
-            log.info("%s failed before (%s); starting it over", message.describe(), message.error_message)
-            row = self._fetch(_RESTART, (dag_run_id, key))
-            message = _message(row) if row is not None else self._reload(message)
-        return message
-
-    def load(self, key: str) -> OutboundMessage | None:
-        row = self._fetch(_SELECT, (key,))
-        return _message(row) if row is not None else None
+    def _insert_params(self, request: MessageRequest, key: str, dag_run_id: str | None) -> tuple:
+        return (key, request.account_id, request.recipient_id, request.text, request.text_hash, dag_run_id)
 
     def send(self, message: OutboundMessage) -> OutboundMessage:
         """Send it unless it was sent; returns the ``sent`` row.

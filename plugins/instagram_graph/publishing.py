@@ -54,7 +54,6 @@ from instagram_graph.jobs import (
     content_hash,
     parse_graph_time,
     pick_after,
-    require_usable_account,
 )
 
 log = logging.getLogger(__name__)
@@ -375,7 +374,7 @@ _RESTART = f"""
 UPDATE instagram.publish_jobs
    SET state = 'pending', container_ids = '{{}}', parent_container_id = NULL, error_code = NULL,
        error_subcode = NULL, error_message = NULL, fbtrace_id = NULL, publish_started_at = NULL, dag_run_id = %s
- WHERE job_id = %s AND state = 'failed'
+ WHERE idempotency_key = %s AND state = 'failed'
 RETURNING {_COLUMNS}
 """
 _SET_CONTAINERS = "UPDATE instagram.publish_jobs SET container_ids = %s WHERE job_id = %s AND state = 'pending'"
@@ -423,46 +422,20 @@ class Publisher(JobTable):
         (clock skew between us and Meta, whose timestamps have whole seconds).
     """
 
+    done_state = "published"
+    select_sql, insert_sql, restart_sql = _SELECT, _INSERT, _RESTART
+
     def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta = timedelta(minutes=10)) -> None:
         super().__init__(hook, conn)
         self.lookup_slack = lookup_slack
 
     # --- registering ------------------------------------------------------------------
 
-    def register(self, request: PublishRequest, key: str, dag_run_id: str | None = None) -> PublishJob:
-        """The job for ``key``: new, resumed, or (when it failed before) started over.
+    def _from_row(self, row: tuple) -> PublishJob:
+        return _job(row)
 
-        :raises RequestRefused: the key belongs to another request, or the account cannot publish.
-        """
-        job = self.load(key)
-        if job is not None:
-            self._check_same(job, request)
-            if job.state == "published":
-                return job
-        require_usable_account(self.hook.token_store, request.account_id)
-        if job is None:
-            row = self._fetch(
-                _INSERT,
-                (key, request.account_id, dag_run_id, request.media_type, _json(request.record()), request.request_hash),
-            )
-            if row is not None:
-                job = _job(row)
-                log.info("Registered %s", job.describe())
-                return job
-            job = self.load(key)  # a concurrent run registered it first
-            assert job is not None
-            self._check_same(job, request)
-        if job.state == "failed":
-            log.info("%s failed before (%s); starting it over", job.describe(), job.error_message)
-            row = self._fetch(_RESTART, (dag_run_id, job.job_id))
-            job = _job(row) if row is not None else self._reload(job)
-        else:
-            log.info("Resuming %s from state %s", job.describe(), job.state)
-        return job
-
-    def load(self, key: str) -> PublishJob | None:
-        row = self._fetch(_SELECT, (key,))
-        return _job(row) if row is not None else None
+    def _insert_params(self, request: PublishRequest, key: str, dag_run_id: str | None) -> tuple:
+        return (key, request.account_id, dag_run_id, request.media_type, _json(request.record()), request.request_hash)
 
     def _check_same(self, job: PublishJob, request: PublishRequest) -> None:
         if job.request_hash != request.request_hash:
