@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from instagram_graph import db
@@ -144,9 +144,12 @@ class JobTable:
     insert_sql: str  # params: _insert_params(); ON CONFLICT (idempotency_key) DO NOTHING
     restart_sql: str  # params: dag run id, idempotency key; only a failed job
 
-    def __init__(self, hook: Any, conn: Any) -> None:
+    default_lookup_slack: timedelta  # how far before an attempt a found result may be dated
+
+    def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta | None = None) -> None:
         self.hook = hook
         self.conn = conn
+        self.lookup_slack = lookup_slack if lookup_slack is not None else self.default_lookup_slack
 
     def register(self, request: Any, key: str, dag_run_id: str | None = None) -> Any:
         """The job for ``key``: new, resumed, or (when it failed before) started over.

@@ -181,10 +181,7 @@ class Messenger(JobTable):
 
     done_state = "sent"
     select_sql, insert_sql, restart_sql = _SELECT, _INSERT, _RESTART
-
-    def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta = timedelta(minutes=5)) -> None:
-        super().__init__(hook, conn)
-        self.lookup_slack = lookup_slack
+    default_lookup_slack = timedelta(minutes=5)
 
     def _from_row(self, row: tuple) -> OutboundMessage:
         return _message(row)

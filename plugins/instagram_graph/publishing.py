@@ -424,10 +424,7 @@ class Publisher(JobTable):
 
     done_state = "published"
     select_sql, insert_sql, restart_sql = _SELECT, _INSERT, _RESTART
-
-    def __init__(self, hook: Any, conn: Any, *, lookup_slack: timedelta = timedelta(minutes=10)) -> None:
-        super().__init__(hook, conn)
-        self.lookup_slack = lookup_slack
+    default_lookup_slack = timedelta(minutes=10)
 
     # --- registering ------------------------------------------------------------------
 
