@@ -1,43 +1,28 @@
-"""Graph API errors: one hierarchy, and ``classify()`` to map Meta's error object onto it.
+"""Meta's errors: one hierarchy, one catalogue, and ``classify()`` to look things up in it.
 
-Branch on Meta's ``error.code`` (and subcode), never on the HTTP status alone: Meta sends
-the same throttle as 400, 403 or 429, and an expired token as 400 as often as 401. The
-``type`` field says nothing about rate limits (``OAuthException`` is also code 190).
-The tables below are the API knowledge; the function only looks things up in them.
+The catalogue (:data:`CATALOGUE`) is the project's one table of what Meta's error codes
+mean: for each (code, subcode) - or a code with any subcode - the error class, whether
+the call may be retried as it is, and the advice a person reads. Every module that must
+decide what an error means, or tell a user what to do about it, asks the catalogue
+(:func:`rule_for`, :attr:`GraphApiError.advice`); none keeps its own list of codes.
+
+Branch on Meta's ``error.code`` and ``error_subcode``, never on the HTTP status alone:
+Meta sends the same throttle as 400, 403 or 429, and an expired token as 400 as often as
+401. The ``type`` field says nothing about rate limits (``OAuthException`` is also 190).
+Facts: shared/GRAPH_API.md ("Errors").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-# --- API knowledge as data ------------------------------------------------------------
-
-THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
-TOKEN_CODES = frozenset({102, 190})
-TOKEN_EXPIRED_SUBCODES = frozenset({463})
-PERMISSION_CODES = frozenset({10, *range(200, 300)})
-MESSAGING_WINDOW_SUBCODE = 2534022
-PUBLISHING_LIMIT = (9, 2207042)
-TRANSIENT_CODES = frozenset({1, 2})
-# (code, subcode) pairs Meta documents as retryable although the code alone is not.
-TRANSIENT_PAIRS = frozenset({(100, 33), (-1, 2207001), (-2, 2207003), (-1, 2207032)})
-POLICY_BLOCK_CODE = 368
-DUPLICATE_POST_CODE = 506
-
-# What a user can do about a token error, by subcode of 190.
-TOKEN_SUBCODE_ADVICE = {
-    458: "the app is not installed for this user",
-    459: "the user is checkpointed and must log in to Instagram",
-    460: "the password changed",
-    463: "the token expired",
-    464: "the user is not confirmed",
-    467: "the token is invalid",
-    492: "the session is invalid",
-}
-
 _SECRET_PARAM = re.compile(r"((?:access_token|appsecret_proof|client_secret)=)[^&\s\"']+", re.IGNORECASE)
+
+# How a user puts a new token in place; the one spelling of it in the project.
+RECONNECT_COMMAND = "instagram-graph accounts add {account} < token-file"
 
 
 def redact(text: str) -> str:
@@ -45,13 +30,24 @@ def redact(text: str) -> str:
     return _SECRET_PARAM.sub(r"\1***", text)
 
 
+def reconnect_hint(account: str | None) -> str:
+    """The command that reconnects ``account`` (a new long-lived token from stdin)."""
+    return RECONNECT_COMMAND.format(account=account or "ACCOUNT_ID")
+
+
 # --- the hierarchy ----------------------------------------------------------------------
 
 
 class GraphApiError(Exception):
-    """Any failure talking to the Graph API. Carries Meta's diagnostics, never a token."""
+    """Any failure talking to the Graph API. Carries Meta's diagnostics, never a token.
+
+    ``retryable`` says whether the same call may simply be made again (with backoff);
+    ``advice`` what a person can do about it. Both come from the catalogue row that
+    matched; errors made without a row fall back to their class's defaults.
+    """
 
     retryable = False
+    default_advice = "Fix the request as the message says, then run it again."
 
     def __init__(
         self,
@@ -63,15 +59,28 @@ class GraphApiError(Exception):
         http_status: int | None = None,
         fbtrace_id: str | None = None,
         user_message: str | None = None,
+        account_id: str | None = None,
+        retryable: bool | None = None,
+        advice: str | None = None,
     ) -> None:
         self.code = code
         self.subcode = subcode
         self.error_type = error_type
         self.http_status = http_status
         self.fbtrace_id = fbtrace_id
-        self.user_message = user_message
+        self.user_message = redact(user_message) if user_message else None
+        self.account_id = account_id
+        if retryable is not None:
+            self.retryable = retryable
+        self._advice = advice
         self.api_message = redact(message)
         super().__init__(self._render())
+
+    @property
+    def advice(self) -> str:
+        """What a person can do about it, naming the account when the error knows it."""
+        text = self._advice or self.default_advice
+        return text.format(account=self.account_id or "ACCOUNT_ID", reconnect=reconnect_hint(self.account_id))
 
     def _render(self) -> str:
         parts = [self.api_message]
@@ -93,10 +102,24 @@ class TransientError(GraphApiError):
     """Worth retrying with backoff: Meta's service errors, 5xx, timeouts, resets."""
 
     retryable = True
+    default_advice = "A temporary failure at Meta or on the network: the task retries on its own."
+
+
+class NotReadyError(TransientError):
+    """Meta is not ready yet (24/2207008, 9007/2207027): wait a minute or two and try again.
+
+    Not retried by the call's own backoff (seconds are too short); the publish job waits
+    for it like it waits for IN_PROGRESS, within its timeout.
+    """
+
+    retryable = False
+    default_advice = "The container is not ready yet: wait a minute or two and try again."
 
 
 class RateLimitError(GraphApiError):
     """Throttled by Meta. ``retry_after`` is seconds until access returns, when Meta says."""
+
+    default_advice = "Throttled: the task waits (defers) until access returns; nothing to do."
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
@@ -105,6 +128,8 @@ class RateLimitError(GraphApiError):
 
 class TokenError(GraphApiError):
     """The token cannot be used; the account owner must reconnect or the token be refreshed."""
+
+    default_advice = "Reconnect account {account}: get a new long-lived token and run `{reconnect}`."
 
 
 class TokenExpiredError(TokenError):
@@ -118,6 +143,11 @@ class TokenInvalidError(TokenError):
 class PermissionDeniedError(GraphApiError):
     """Code 10 or 200-299: the token lacks a permission, or the action is not allowed."""
 
+    default_advice = (
+        "Grant the app the missing permission for account {account} (the message names it), "
+        "then reconnect the account: `{reconnect}`."
+    )
+
 
 class MessagingWindowClosedError(PermissionDeniedError):
     """10/2534022: the recipient has not written in the last 24 hours."""
@@ -127,16 +157,185 @@ class InvalidRequestError(GraphApiError):
     """Code 100 and other client errors: the request itself must change."""
 
 
+class ObjectNotFoundError(InvalidRequestError):
+    """100/33: the object is gone or out of reach (a deleted post, an expired story, a
+    deleted comment). Never retried: skip the object and remember that it is gone."""
+
+    default_advice = "The object no longer exists on Instagram (deleted, or a story past 24 h): nothing to do."
+
+
 class PublishingLimitError(GraphApiError):
     """9/2207042: the rolling 24-hour publishing quota is used up."""
 
+    default_advice = "The account's 24-hour publishing quota is used up: trigger again once it frees."
+
 
 class PolicyBlockedError(GraphApiError):
-    """368: temporarily blocked for a policy reason; retry much later, by hand."""
+    """Instagram refused the action for a policy reason (368, 4/2207051, 25/2207050).
+
+    A refusal, not a throttle: it never pauses the account and is never retried by us.
+    """
+
+    default_advice = "Instagram blocked the action for a policy reason; try again much later, by hand."
 
 
 class RateLimiterUnavailableError(GraphApiError):
     """Our own Redis limiter cannot be reached. We fail closed: no call without a slot."""
+
+    default_advice = "Redis (the instagram_redis connection) cannot be reached: fix it; the task retries."
+
+
+# --- the catalogue ------------------------------------------------------------------------
+
+ANY = None  # a row whose subcode is ANY matches every subcode of its code
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """What one of Meta's errors means to us.
+
+    :param kind: the class raised.
+    :param retryable: the same call may be made again after a backoff.
+    :param advice: what a person does; ``{account}`` and ``{reconnect}`` are filled in.
+        Empty: the class's default advice.
+    :param yields_to_transient: Meta's ``is_transient: true`` overrides this row (rows
+        for codes that mean "bad request" in general, where Meta knows better this time).
+    """
+
+    kind: type[GraphApiError]
+    retryable: bool = False
+    advice: str = ""
+    yields_to_transient: bool = False
+
+
+_RETRY = "A temporary failure at Meta: retried with backoff; the task retries if it persists."
+_NEW_CONTAINER = "The container cannot be used any more: trigger the post again to make a new container."
+_WAIT_BUILDER = "Meta is still preparing the media: wait 30 s to 2 min and publish again (done automatically)."
+_REELS = "A single video is a reel since July 2023: publish it with media_type REELS (not VIDEO)."
+_PUBLISH_PERMISSION = (
+    "Grant the app the instagram_business_content_publish permission for account {account}, then reconnect it: "
+    "`{reconnect}`."
+)
+_MESSAGING_PERMISSION = (
+    "Grant the app the instagram_business_manage_messages permission for account {account}, then reconnect it: "
+    "`{reconnect}`."
+)
+_TOKEN = "Reconnect account {account}: {why}. Get a new long-lived token and run `{reconnect}`."
+
+
+def _token(why: str) -> str:
+    return _TOKEN.replace("{why}", why)
+
+
+def _rows() -> Iterable[tuple[int, int | None, ErrorRule]]:
+    """Every row of the catalogue: (code, subcode or ANY, rule). Later rows do not override."""
+    # Service errors.
+    yield 1, ANY, ErrorRule(TransientError, True, _RETRY)
+    yield 2, ANY, ErrorRule(TransientError, True, _RETRY)
+    # Throttles: wait for the regain time, never spin (613/2534040 is the messaging one).
+    for code in (4, 17, 32, 341, 613, *range(80000, 80015)):
+        yield code, ANY, ErrorRule(RateLimitError)
+    yield 613, 2534040, ErrorRule(
+        RateLimitError, advice="Messaging is throttled for account {account} (2 calls/s): the task waits."
+    )
+    # Code 4 and 25 with publishing subcodes are refusals, NOT throttles.
+    yield 4, 2207051, ErrorRule(
+        PolicyBlockedError,
+        advice="Instagram restricted this action as spam for account {account}. Do not retry automatically: "
+        "review the content and how often the account posts, then try again much later by hand.",
+    )
+    yield 25, 2207050, ErrorRule(
+        PolicyBlockedError,
+        advice="Account {account} is restricted by Instagram and cannot publish. Check the account in the "
+        "Instagram app (Account Status), resolve the restriction, then trigger again.",
+    )
+    yield 368, ANY, ErrorRule(PolicyBlockedError, yields_to_transient=True)
+    # Tokens.
+    yield 102, ANY, ErrorRule(TokenInvalidError, advice=_token("the session is invalid"))
+    yield 190, ANY, ErrorRule(TokenInvalidError, advice=_token("the token is not valid"))
+    for subcode, why in (
+        (458, "the app is not installed for this user"),
+        (459, "the user is checkpointed and must log in to Instagram first"),
+        (460, "the password changed"),
+        (464, "the user is not confirmed"),
+        (467, "the token is invalid or was revoked"),
+        (492, "the session is invalid"),
+    ):
+        yield 190, subcode, ErrorRule(TokenInvalidError, advice=_token(why))
+    yield 190, 463, ErrorRule(TokenExpiredError, advice=_token("the token expired"))
+    # Permissions (10 also means "not enough viewers" and "outside the messaging window").
+    yield 10, 2534022, ErrorRule(
+        MessagingWindowClosedError,
+        advice="The recipient has not written to account {account} in the last 24 hours, and Instagram only "
+        "allows replies within 24 hours of the person's last message. Wait until they write again, then "
+        "trigger again. Retrying now cannot help.",
+    )
+    yield 10, ANY, ErrorRule(PermissionDeniedError)
+    for code in range(200, 300):
+        yield code, ANY, ErrorRule(PermissionDeniedError)
+    # The request itself.
+    yield 100, ANY, ErrorRule(InvalidRequestError, yields_to_transient=True)
+    yield 100, 33, ErrorRule(ObjectNotFoundError)
+    yield 100, 2108006, ErrorRule(
+        InvalidRequestError,
+        advice="The media was posted before the account became a business account: Meta has no insights for it. "
+        "It is skipped from now on; nothing to do.",
+    )
+    yield 100, 2534014, ErrorRule(
+        InvalidRequestError,
+        advice="No conversation with this recipient: the person must have written to account {account} first. "
+        "Check the recipient id.",
+    )
+    yield 100, 2207089, ErrorRule(InvalidRequestError, advice=_REELS)
+    yield 100, 2207023, ErrorRule(
+        InvalidRequestError, advice="Use a media type Instagram accepts: IMAGE, REELS, STORIES or CAROUSEL."
+    )
+    yield 100, 2207028, ErrorRule(
+        InvalidRequestError, advice="A carousel needs 2 to 10 images or videos that finished processing."
+    )
+    yield 506, ANY, ErrorRule(InvalidRequestError, advice="This was already published: nothing to do.",
+                              yields_to_transient=True)
+    # Publishing.
+    yield 9, 2207042, ErrorRule(PublishingLimitError)
+    yield -1, 2207001, ErrorRule(TransientError, True, _RETRY)
+    yield -2, 2207003, ErrorRule(
+        TransientError, True, "Meta timed out downloading the media: it is retried. If it persists, host the "
+        "file somewhere faster, then trigger again."
+    )
+    yield -1, 2207032, ErrorRule(TransientError, True, "Meta failed to create the container: it is made again.")
+    yield -2, 2207020, ErrorRule(InvalidRequestError, advice=_NEW_CONTAINER)
+    yield 24, 2207008, ErrorRule(NotReadyError, advice=_WAIT_BUILDER)
+    yield 9007, 2207027, ErrorRule(
+        NotReadyError, advice="The media is not ready for publishing yet: it is published once it is (automatic)."
+    )
+    yield 36000, 2207004, ErrorRule(
+        InvalidRequestError, advice="The image is too large (at most 8 MB): make it smaller, then trigger again."
+    )
+    yield 9004, 2207052, ErrorRule(
+        InvalidRequestError,
+        advice="Meta could not download the media: give a public https:// URL of a JPEG image or MP4/MOV video "
+        "that needs no login, then trigger again.",
+    )
+
+
+def _build(rows: Iterable[tuple[int, int | None, ErrorRule]]) -> dict[tuple[int, int | None], ErrorRule]:
+    table: dict[tuple[int, int | None], ErrorRule] = {}
+    for code, subcode, rule in rows:
+        table.setdefault((code, subcode), rule)
+    return table
+
+
+CATALOGUE: dict[tuple[int, int | None], ErrorRule] = _build(_rows())
+
+# Advice that depends on what was being done when a permission was missing.
+PERMISSION_ADVICE = {"publish": _PUBLISH_PERMISSION, "message": _MESSAGING_PERMISSION}
+
+
+def rule_for(code: int | None, subcode: int | None) -> ErrorRule | None:
+    """The catalogue row for (code, subcode): the exact pair first, then the code's ANY row."""
+    if code is None:
+        return None
+    return CATALOGUE.get((code, subcode)) or CATALOGUE.get((code, ANY))
 
 
 # --- classification -----------------------------------------------------------------------
@@ -154,51 +353,72 @@ def classify(
     http_status: int | None,
     *,
     retry_after: float | None = None,
+    account_id: str | None = None,
 ) -> GraphApiError:
     """Map a Graph API error body and HTTP status to the right :class:`GraphApiError`.
 
     Returns the error; the caller raises it. ``payload`` is the decoded JSON body, or
     None when there was no usable body. ``retry_after`` is the regain time in seconds
     already read from the usage headers, attached to rate-limit errors.
+
+    Order: the catalogue's exact (code, subcode) row; Meta's ``is_transient: true`` when
+    the code's general row yields to it (or the code is unknown); the code's general
+    row; an unknown code is transient on HTTP 5xx and a bad request otherwise.
     """
     error = payload.get("error") if isinstance(payload, Mapping) else None
     if not isinstance(error, Mapping):
         status = http_status or 0
         text = f"Graph API answered HTTP {status} without an error object"
         if status >= 500 or status == 0:
-            return TransientError(text, http_status=http_status)
+            return TransientError(text, http_status=http_status, account_id=account_id)
         if status == 429:
-            return RateLimitError(text, http_status=http_status, retry_after=retry_after)
-        return InvalidRequestError(text, http_status=http_status)
+            return RateLimitError(text, http_status=http_status, retry_after=retry_after, account_id=account_id)
+        return InvalidRequestError(text, http_status=http_status, account_id=account_id)
 
     code = _as_int(error.get("code"))
     subcode = _as_int(error.get("error_subcode"))
-    kwargs = {
+    details: dict[str, Any] = {
         "code": code,
         "subcode": subcode,
         "error_type": error.get("type"),
         "http_status": http_status,
         "fbtrace_id": error.get("fbtrace_id"),
         "user_message": error.get("error_user_msg"),
+        "account_id": account_id,
     }
     message = str(error.get("message") or "Graph API error")
 
-    if (code, subcode) == PUBLISHING_LIMIT:
-        return PublishingLimitError(message, **kwargs)
-    if code in THROTTLE_CODES:
-        return RateLimitError(message, retry_after=retry_after, **kwargs)
-    if code in TOKEN_CODES:
-        if subcode in TOKEN_EXPIRED_SUBCODES:
-            return TokenExpiredError(message, **kwargs)
-        return TokenInvalidError(message, **kwargs)
-    if code in PERMISSION_CODES:
-        if subcode == MESSAGING_WINDOW_SUBCODE:
-            return MessagingWindowClosedError(message, **kwargs)
-        return PermissionDeniedError(message, **kwargs)
-    if error.get("is_transient") is True or code in TRANSIENT_CODES or (code, subcode) in TRANSIENT_PAIRS:
-        return TransientError(message, **kwargs)
-    if code == POLICY_BLOCK_CODE:
-        return PolicyBlockedError(message, **kwargs)
-    if http_status is not None and http_status >= 500:
-        return TransientError(message, **kwargs)
-    return InvalidRequestError(message, **kwargs)
+    exact = CATALOGUE.get((code, subcode)) if code is not None and subcode is not None else None
+    general = CATALOGUE.get((code, ANY)) if code is not None else None
+    rule = exact
+    if rule is None and error.get("is_transient") is True and (general is None or general.yields_to_transient):
+        rule = ErrorRule(TransientError, True, _RETRY)
+    if rule is None:
+        rule = general
+    if rule is None:
+        if http_status is not None and http_status >= 500:
+            return TransientError(message, **details)
+        return InvalidRequestError(message, **details)
+    details["retryable"] = rule.retryable
+    details["advice"] = rule.advice or None
+    if issubclass(rule.kind, RateLimitError):
+        return rule.kind(message, retry_after=retry_after, **details)
+    return rule.kind(message, **details)
+
+
+def advice_for(error: BaseException, *, account_id: str | None = None, action: str | None = None) -> str:
+    """The advice for any failure a task may end with, from the catalogue for Graph API errors.
+
+    :param action: ``publish`` or ``message``: names the permission a PermissionDenied needs.
+    """
+    if isinstance(error, GraphApiError):
+        if account_id and not error.account_id:
+            error.account_id = account_id
+        if (
+            action in PERMISSION_ADVICE
+            and isinstance(error, PermissionDeniedError)
+            and not isinstance(error, MessagingWindowClosedError)
+        ):
+            return PERMISSION_ADVICE[action].format(account=error.account_id, reconnect=reconnect_hint(error.account_id))
+        return error.advice
+    return "See the task log; the task retries on its own when the error is temporary."

@@ -25,11 +25,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from instagram_graph import db
+from instagram_graph.errors import reconnect_hint
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 250
 log = logging.getLogger(__name__)
 
-RECONNECT = "instagram-graph accounts add {account} < token-file"
 
 
 class RequestRefused(ValueError):
@@ -78,7 +78,7 @@ def require_usable_account(store: Any, account_id: str) -> None:
         known = ", ".join(sorted(infos)) or "none"
         raise RequestRefused(
             f"Unknown Instagram account {account_id!r} (known accounts: {known}). "
-            f"Pick a known account id, or add this one with: {RECONNECT.format(account=account_id)}"
+            f"Pick a known account id, or add this one with: {reconnect_hint(account_id)}"
         )
     if not info.enabled:
         reason = f" ({info.disabled_reason})" if info.disabled_reason else ""
@@ -89,12 +89,12 @@ def require_usable_account(store: Any, account_id: str) -> None:
     if info.status is None:
         raise RequestRefused(
             f"Instagram account {account_id} has no access token. "
-            f"Add one with: {RECONNECT.format(account=account_id)}"
+            f"Add one with: {reconnect_hint(account_id)}"
         )
     if info.status != "active":
         raise RequestRefused(
             f"The access token of Instagram account {account_id} is {info.status}: nothing can be sent for it. "
-            f"Reconnect the account (new long-lived token): {RECONNECT.format(account=account_id)}"
+            f"Reconnect the account (new long-lived token): {reconnect_hint(account_id)}"
         )
 
 

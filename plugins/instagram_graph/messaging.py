@@ -27,15 +27,13 @@ from typing import Any, NoReturn
 
 from instagram_graph.errors import (
     GraphApiError,
-    MessagingWindowClosedError,
-    PermissionDeniedError,
     RateLimiterUnavailableError,
     RateLimitError,
     TokenError,
     TransientError,
+    advice_for,
 )
 from instagram_graph.jobs import (
-    RECONNECT,
     JobTable,
     RequestRefused,
     parse_graph_time,
@@ -47,7 +45,6 @@ log = logging.getLogger(__name__)
 
 MESSAGE_MAX_CHARS = 999  # Meta: "less than 1000 characters"
 RECIPIENT_ID = re.compile(r"^[0-9]{1,64}$")
-RECIPIENT_UNKNOWN_SUBCODE = 2534014
 
 
 @dataclass(frozen=True)
@@ -302,19 +299,4 @@ def _message(row: tuple) -> OutboundMessage:
 
 
 def _advice(error: GraphApiError, message: OutboundMessage) -> str:
-    if isinstance(error, MessagingWindowClosedError):
-        return (
-            f"Recipient {message.recipient_id} has not written to account {message.account_id} in the last 24 hours, "
-            "and Instagram only allows replies within 24 hours of the person's last message. Wait until they "
-            "write again, then trigger again. Retrying now cannot help."
-        )
-    if error.subcode == RECIPIENT_UNKNOWN_SUBCODE:
-        return (
-            f"No conversation with {message.recipient_id}: the person must have written to the account first. "
-            "Check the recipient id."
-        )
-    if isinstance(error, TokenError):
-        return f"Reconnect the account: {RECONNECT.format(account=message.account_id)}"
-    if isinstance(error, PermissionDeniedError):
-        return "Grant the app the instagram_business_manage_messages permission for this account, then reconnect it."
-    return "Fix the request as the message says, then trigger again."
+    return advice_for(error, account_id=message.account_id, action="message")

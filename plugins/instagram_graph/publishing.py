@@ -37,18 +37,14 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from instagram_graph.errors import (
-    DUPLICATE_POST_CODE,
     GraphApiError,
-    PermissionDeniedError,
-    PolicyBlockedError,
-    PublishingLimitError,
     RateLimiterUnavailableError,
     RateLimitError,
     TokenError,
     TransientError,
+    advice_for,
 )
 from instagram_graph.jobs import (
-    RECONNECT,
     JobTable,
     RequestRefused,
     content_hash,
@@ -57,6 +53,8 @@ from instagram_graph.jobs import (
 )
 
 log = logging.getLogger(__name__)
+
+DUPLICATE_POST_CODE = 506  # Meta refuses a second media_publish of a container
 
 # --- Instagram's rules, as data ------------------------------------------------------------
 
@@ -750,12 +748,4 @@ def _status_subcode(status_text: str) -> int | None:
 
 
 def _advice(error: GraphApiError, account_id: str) -> str:
-    if isinstance(error, PublishingLimitError):
-        return "The 24-hour publishing quota is used up: trigger again once it frees."
-    if isinstance(error, TokenError):
-        return f"Reconnect the account: {RECONNECT.format(account=account_id)}"
-    if isinstance(error, PermissionDeniedError):
-        return "Grant the app the instagram_business_content_publish permission for this account, then reconnect it."
-    if isinstance(error, PolicyBlockedError):
-        return "Instagram blocked the action for a policy reason; try again much later."
-    return "Fix the request as the message says, then trigger again."
+    return advice_for(error, account_id=account_id, action="publish")

@@ -1,6 +1,6 @@
 """The retry policy for Graph API calls, composed from tenacity parts.
 
-In one sentence: retry transient failures (and short throttles) at most three times,
+In one sentence: retry what the error catalogue calls retryable (and short throttles) at most three times,
 waiting 1 s, 2 s, 4 s ... capped at 30 s plus jitter; never retry a call with side
 effects after an ambiguous failure, because Meta may already have done it.
 """
@@ -19,7 +19,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from instagram_graph.errors import GraphApiError, RateLimitError, TransientError
+from instagram_graph.errors import GraphApiError, RateLimitError
 from instagram_graph.settings import GraphApiSettings
 
 
@@ -65,7 +65,7 @@ def build_retrying(
     def should_retry(error: BaseException) -> bool:
         if is_short_throttle(error, settings.max_inline_wait):
             return True
-        return idempotent and isinstance(error, TransientError)
+        return idempotent and isinstance(error, GraphApiError) and error.retryable
 
     def log_retry(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

@@ -29,7 +29,16 @@ class GraphApiSettings:
     :param app_id: the Meta app id; keys the app-wide usage throttle.
     :param app_secret: signs each call with ``appsecret_proof`` when set.
     :param access_token: a single account's token kept in the connection (optional).
-    :param calls_per_hour: our own sliding-window limit per account, shared via Redis.
+    :param calls_per_hour: our own sliding-window limit per account, shared via Redis:
+        at most this many calls per ``window_seconds``.
+    :param window_seconds: the length of that window (3600: the task card's "200 calls
+        per hour"; 86400 models Meta's rolling 24-hour Business Use Case budget).
+    :param messaging_calls_per_second: pace of Conversations API calls per account
+        (Meta allows 2/s; messaging has its own budget, outside the platform limit).
+    :param human_agent_enabled: the app was granted Meta's Human Agent feature, so a DM
+        may carry ``tag=HUMAN_AGENT`` (replies up to 7 days after the person's message).
+    :param status_poll_intervals: seconds between container status checks, in order;
+        the last one repeats (Meta asks for about one check a minute).
     :param timeout: seconds for connect and for read, per request.
     :param usage_threshold_pct: pause all workers when Meta's usage headers pass this.
     :param max_inline_wait: waits up to this long happen in the worker; longer ones are
@@ -47,6 +56,10 @@ class GraphApiSettings:
     app_secret: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
     calls_per_hour: int = 200
+    window_seconds: int = 3600
+    messaging_calls_per_second: float = 2.0
+    human_agent_enabled: bool = False
+    status_poll_intervals: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0)
     timeout: float = 30.0
     usage_threshold_pct: float = 95.0
     max_inline_wait: float = 60.0
@@ -62,6 +75,14 @@ class GraphApiSettings:
             )
         if self.calls_per_hour < 1:
             raise SettingsError("calls_per_hour must be at least 1")
+        if self.window_seconds < 1:
+            raise SettingsError("window_seconds must be at least 1 (3600 = calls_per_hour per hour)")
+        if self.messaging_calls_per_second <= 0:
+            raise SettingsError("messaging_calls_per_second must be positive (Meta allows 2)")
+        if not self.status_poll_intervals or min(self.status_poll_intervals) <= 0:
+            raise SettingsError(
+                "status_poll_intervals must list positive seconds, e.g. 5,10,20,30,60 (the last one repeats)"
+            )
         if self.timeout <= 0:
             raise SettingsError("timeout must be a positive number of seconds")
         if self.max_attempts < 1:
@@ -103,6 +124,8 @@ class GraphApiSettings:
 
 _NUMERIC = {
     "calls_per_hour": int,
+    "window_seconds": int,
+    "messaging_calls_per_second": float,
     "max_attempts": int,
     "slot_lease_max": int,
     "timeout": float,
@@ -114,6 +137,10 @@ _NUMERIC = {
 
 
 def _coerce(name: str, value: Any, conn_id: str) -> Any:
+    if name in _BOOLEAN:
+        return _as_bool(name, value, conn_id)
+    if name in _NUMBER_LISTS:
+        return _as_number_list(name, value, conn_id)
     kind = _NUMERIC.get(name)
     if kind is None:
         return str(value)
@@ -122,6 +149,32 @@ def _coerce(name: str, value: Any, conn_id: str) -> Any:
     except (TypeError, ValueError):
         raise SettingsError(
             f"connection {conn_id!r}: extra field {name!r} must be a number, got {value!r}"
+        ) from None
+
+
+_BOOLEAN = {"human_agent_enabled"}
+_NUMBER_LISTS = {"status_poll_intervals"}
+
+
+def _as_bool(name: str, value: Any, conn_id: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"connection {conn_id!r}: extra field {name!r} must be true or false, got {value!r}")
+
+
+def _as_number_list(name: str, value: Any, conn_id: str) -> tuple[float, ...]:
+    items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
+    try:
+        return tuple(float(item) for item in items if str(item) != "")
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"connection {conn_id!r}: extra field {name!r} must be seconds separated by commas, "
+            f"e.g. 5,10,20,30,60; got {value!r}"
         ) from None
 
 

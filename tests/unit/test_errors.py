@@ -11,6 +11,7 @@ import pytest
 from instagram_graph.errors import (
     InvalidRequestError,
     MessagingWindowClosedError,
+    ObjectNotFoundError,
     PermissionDeniedError,
     PolicyBlockedError,
     PublishingLimitError,
@@ -51,7 +52,7 @@ def meta_error(code, subcode=None, *, type_="OAuthException", transient=False, m
         (meta_error(299), 403, PermissionDeniedError),
         (meta_error(10, 2534022, type_="IGApiException"), 403, MessagingWindowClosedError),
         (meta_error(100, type_="IGApiException"), 400, InvalidRequestError),
-        (meta_error(100, 33, type_="GraphMethodException"), 400, TransientError),
+        (meta_error(100, 33, type_="GraphMethodException"), 400, ObjectNotFoundError),
         (meta_error(1), 500, TransientError),
         (meta_error(2), 503, TransientError),
         (meta_error(100, transient=True), 400, TransientError),

@@ -307,11 +307,11 @@ class InstagramGraphHook(BaseHook):
             )
         except requests.Timeout:
             raise TransientError(
-                f"{method} /{path} got no answer within {self.settings.timeout:g}s"
+                f"{method} /{path} got no answer within {self.settings.timeout:g}s", account_id=account_id
             ) from None
         except requests.RequestException as exc:
             # `from None`: requests' own message repeats the URL, query string included.
-            raise TransientError(f"{method} /{path} failed: {type(exc).__name__}") from None
+            raise TransientError(f"{method} /{path} failed: {type(exc).__name__}", account_id=account_id) from None
         return self._read(account_id, method, path, response)
 
     def _read(self, account_id: str, method: str, path: str, response: requests.Response) -> dict[str, Any]:
@@ -335,9 +335,10 @@ class InstagramGraphHook(BaseHook):
             raise TransientError(
                 f"{method} /{path} answered HTTP {response.status_code} with a body that is not a JSON object",
                 http_status=response.status_code,
+                account_id=account_id,
             )
         regain = report.regain_seconds.get(account_id) or max(report.regain_seconds.values(), default=None)
-        error = classify(payload, response.status_code, retry_after=regain)
+        error = classify(payload, response.status_code, retry_after=regain, account_id=account_id)
         if isinstance(error, RateLimitError):
             pause = error.retry_after or DEFAULT_THROTTLE_PAUSE
             self.throttle.pause(self.settings.app_id, account_id, pause)
@@ -371,6 +372,7 @@ class InstagramGraphHook(BaseHook):
                 raise RateLimitError(
                     f"account {account_id}: {reason}; next slot in {wait:.0f}s",
                     retry_after=wait,
+                    account_id=account_id,
                 )
             self.log.info("Account %s waits %.2fs: %s", account_id, wait, reason)
             time.sleep(wait)

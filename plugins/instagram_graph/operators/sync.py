@@ -22,7 +22,14 @@ from airflow.sdk import BaseOperator, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from instagram_graph import db
-from instagram_graph.errors import GraphApiError, PermissionDeniedError, RateLimitError, TokenError
+from instagram_graph.errors import (
+    GraphApiError,
+    PermissionDeniedError,
+    PolicyBlockedError,
+    RateLimitError,
+    TokenError,
+    advice_for,
+)
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.sync import STREAMS, SyncRun
 
@@ -31,20 +38,11 @@ log = logging.getLogger(__name__)
 GRAPH_API_POOL = "instagram_graph_api"
 DEFAULT_RETRIES = 2
 
-_ADVICE = {
-    TokenError: "reconnect the account: get a new long-lived token and run "
-    "`instagram-graph accounts add {account} < token.txt`",
-    PermissionDeniedError: "grant the missing permission to the app for this account, then reconnect it",
-}
-
 
 def _advice(error: BaseException, account_id: str) -> str:
-    for kind, text in _ADVICE.items():
-        if isinstance(error, kind):
-            return text.format(account=account_id)
     if isinstance(error, AirflowFailException):
         return "the error above says what to do; this task does not retry"
-    return "see the task log; the task retries on its own when the error is transient"
+    return advice_for(error, account_id=account_id)
 
 
 @contextmanager
@@ -52,8 +50,9 @@ def graph_api_outcomes(task: BaseOperator, account_id: str, *, resume: str, cons
     """The Graph API failures every Instagram operator treats alike.
 
     A throttle with a regain time defers the task (its worker slot is freed) and calls
-    ``resume`` afterwards; a token or permission problem fails the task at once, without
-    retries, naming the account, what ``consequence`` it had and what to do.
+    ``resume`` afterwards; a token, permission or policy problem fails the task at once,
+    without retries, naming the account, what ``consequence`` it had and the catalogue's
+    advice.
     """
     try:
         yield
@@ -64,7 +63,7 @@ def graph_api_outcomes(task: BaseOperator, account_id: str, *, resume: str, cons
             "Account %s is throttled for %.0fs; deferring instead of holding a worker", account_id, exc.retry_after
         )
         task.defer(trigger=TimeDeltaTrigger(timedelta(seconds=exc.retry_after)), method_name=resume)
-    except (TokenError, PermissionDeniedError) as exc:
+    except (TokenError, PermissionDeniedError, PolicyBlockedError) as exc:
         consequence = f"{consequence} " if consequence else ""
         raise AirflowFailException(
             f"account {account_id}: {type(exc).__name__}: {exc}. {consequence}{_advice(exc, account_id)}"

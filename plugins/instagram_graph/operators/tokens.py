@@ -15,9 +15,8 @@ from typing import Any
 from airflow.sdk import BaseOperator, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from instagram_graph.errors import TokenError
+from instagram_graph.errors import TokenError, reconnect_hint
 from instagram_graph.hooks.graph_api import InstagramGraphHook
-from instagram_graph.jobs import RECONNECT
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
 from instagram_graph.token_lifecycle import TokenRefreshError, accounts_due, refresh
 
@@ -66,7 +65,7 @@ class InstagramTokenRefreshOperator(BaseOperator):
             raise AirflowFailException(
                 f"The token of Instagram account {account_id} cannot be refreshed: {type(exc).__name__}: {exc}. "
                 f"The account must be reconnected before its token expires: get a new long-lived token and run "
-                f"`{RECONNECT.format(account=account_id)}`"
+                f"`{reconnect_hint(account_id)}`"
             ) from None
         finally:
             hook.close()
