@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from .fields import FieldSpec, parse_fields
+from .params import split_list
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -61,6 +62,10 @@ class Call:
     def param(self, name: str) -> str | None:
         value = self.request.params.get(name)
         return None if value is None else str(value)
+
+    def list_param(self, name: str) -> list[str]:
+        """A list parameter: ``a,b`` or a JSON array ``["a","b"]``."""
+        return split_list(self.request.params.get(name), name)
 
     def fields(self) -> tuple[FieldSpec, ...] | None:
         return parse_fields(self.param("fields"))

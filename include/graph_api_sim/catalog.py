@@ -40,7 +40,8 @@ CAPTION_MAX_CHARS = 2200
 CAPTION_MAX_HASHTAGS = 30
 CAROUSEL_MIN_CHILDREN = 2
 CAROUSEL_MAX_CHILDREN = 10
-MESSAGE_MAX_CHARS = 1000  # text must be shorter than this
+MESSAGE_MAX_BYTES = 1000  # UTF-8 bytes, not characters; exactly 1000 is accepted
+MESSAGE_TAGS = ("HUMAN_AGENT",)  # the only tag the Instagram Messaging API takes
 MESSAGING_WINDOW_SECONDS = DAY
 HUMAN_AGENT_WINDOW_SECONDS = 7 * DAY
 TOKEN_LIFETIME_SECONDS = 60 * DAY
@@ -63,12 +64,12 @@ PERMISSIONS_DENIED_WITH_200 = frozenset({CONTENT_PUBLISH, MANAGE_MESSAGES, MANAG
 NODE_FIELDS: dict[str, tuple[str, ...]] = {
     "IGUser": (
         "id", "user_id", "username", "name", "account_type", "biography", "website",
-        "profile_picture_url", "followers_count", "follows_count", "media_count",
+        "profile_picture_url", "followers_count", "follows_count", "media_count", "ig_id",
     ),
     "IGMedia": (
         "id", "caption", "media_type", "media_product_type", "media_url", "permalink",
         "thumbnail_url", "timestamp", "like_count", "comments_count", "shortcode",
-        "username", "is_comment_enabled", "owner", "alt_text",
+        "username", "is_comment_enabled", "owner", "alt_text", "ig_id",
     ),
     "IGComment": ("id", "text", "timestamp", "username", "like_count", "from", "media", "parent_id", "hidden"),
     "IGContainer": ("id", "status_code", "status", "copyright_check_status"),
@@ -128,16 +129,54 @@ class ContainerKind:
     product_type: str
     video: bool
     carousel_item_allowed: bool
+    standalone: bool = True  # False: may be created, but media_publish answers 100/2207089
 
 
 CONTAINER_KINDS: dict[str | None, ContainerKind] = {
     None: ContainerKind(("image_url",), "IMAGE", PRODUCT_FEED, False, True),
     "IMAGE": ContainerKind(("image_url",), "IMAGE", PRODUCT_FEED, False, True),
-    "VIDEO": ContainerKind(("video_url",), "VIDEO", PRODUCT_FEED, True, True),
+    # Since July 2023 a single feed video is a reel: VIDEO only works as a carousel item.
+    "VIDEO": ContainerKind(("video_url",), "VIDEO", PRODUCT_FEED, True, True, standalone=False),
     "REELS": ContainerKind(("video_url",), "VIDEO", PRODUCT_REELS, True, False),
     "STORIES": ContainerKind(("image_url", "video_url"), "IMAGE", PRODUCT_STORY, False, False),
     "CAROUSEL": ContainerKind((), "CAROUSEL_ALBUM", PRODUCT_FEED, False, False),
 }
+
+
+@dataclass(frozen=True)
+class ContainerParam:
+    """One parameter of ``POST /{ig-user-id}/media``: the containers that take it and its form.
+
+    ``scope`` names a rule in ``publishing.PARAM_SCOPES`` (which containers accept it);
+    ``form`` names a checker in ``publishing.PARAM_FORMS`` whose result is stored in the
+    container's ``options`` ("" = read by the container code itself, or not stored).
+    Anything not in the table is refused with error 100 naming the parameter.
+    """
+
+    scope: str = "any"
+    form: str = ""
+
+
+CONTAINER_PARAMS: dict[str, ContainerParam] = {
+    "access_token": ContainerParam(),
+    "appsecret_proof": ContainerParam(),
+    "image_url": ContainerParam(),
+    "video_url": ContainerParam(),
+    "media_type": ContainerParam(),
+    "caption": ContainerParam(),
+    "is_carousel_item": ContainerParam(),
+    "children": ContainerParam("carousel"),
+    "alt_text": ContainerParam("feed_image"),  # single images and image carousel items only
+    "share_to_feed": ContainerParam("reels", "bool"),
+    "cover_url": ContainerParam("reels", "https_url"),
+    "thumb_offset": ContainerParam("video", "milliseconds"),
+    "audio_name": ContainerParam("reels", "text"),
+    "user_tags": ContainerParam("not_carousel", "user_tags"),  # x and y only (and then required) on images
+    "location_id": ContainerParam("not_carousel_item", "numeric_id"),
+    "collaborators": ContainerParam("not_carousel_item", "usernames"),
+}
+USER_TAGS_MAX = 20
+COLLABORATORS_MAX = 3
 
 # A media URL whose path contains one of these words makes the container end in ERROR,
 # with this subcode and reason in its ``status`` field (how users trigger failures on purpose).
@@ -175,7 +214,8 @@ class AccountMetric:
     rate: float = 0.0
     unique: bool = False
     min_followers: int = 0
-    recent_days: int | None = None
+    recent_days: int | None = None  # only the last N complete days have values
+    refuses_older: bool = False  # asking for older days fails the whole call (follower_count)
     needs_timeframe: bool = False
 
 
@@ -216,10 +256,16 @@ ACCOUNT_METRICS: dict[str, AccountMetric] = {
     "follows_and_unfollows": AccountMetric(
         "Follows and unfollows", "The number of accounts that followed or unfollowed you.",
         *_DAY_TOTAL, ("follow_type",), rate=0.004),
+    # Retired as time series in v21.0 (January 2025), still served as total_value. As metrics of
+    # media they stay retired (DEPRECATED_METRICS).
+    "profile_views": AccountMetric(
+        "Profile views", "The number of times your profile was visited.", *_DAY_TOTAL, rate=0.01),
+    "website_clicks": AccountMetric(
+        "Website clicks", "The number of taps on the website link in your profile.", *_DAY_TOTAL, rate=0.002),
     "follower_count": AccountMetric(
         "Follower count", "The number of new followers per day.",
         ("day",), (TIME_SERIES,), kind="followers", rate=0.002, min_followers=100,
-        recent_days=INSIGHTS_RECENT_DAYS),
+        recent_days=INSIGHTS_RECENT_DAYS, refuses_older=True),
     "online_followers": AccountMetric(
         "Online followers", "The number of your followers that were online, by hour.",
         ("lifetime",), (TIME_SERIES,), kind="online", rate=0.3, recent_days=INSIGHTS_RECENT_DAYS),
@@ -277,17 +323,25 @@ MEDIA_METRICS: dict[str, MediaMetric] = {
                               ("story_navigation_action_type",)),
     "ig_reels_avg_watch_time": MediaMetric("Average watch time", "Average time the reel was played, in milliseconds."),
     "ig_reels_video_view_total_time": MediaMetric("Watch time", "The total time the reel was played, in milliseconds."),
+    "reels_skip_rate": MediaMetric("Skip rate", "The share of plays skipped in the first 3 seconds, in percent."),
+    "reposts": MediaMetric("Reposts", "The number of times this media was reposted."),
 }
 
 # Which metrics each media product type supports (carousel children support none).
 MEDIA_METRIC_SETS: dict[str, frozenset[str]] = {
     PRODUCT_FEED: frozenset({"reach", "views", "likes", "comments", "saved", "shares", "total_interactions",
-                             "profile_visits", "follows", "profile_activity"}),
+                             "profile_visits", "follows", "profile_activity", "reposts"}),
     PRODUCT_REELS: frozenset({"reach", "views", "likes", "comments", "saved", "shares", "total_interactions",
-                              "ig_reels_avg_watch_time", "ig_reels_video_view_total_time"}),
+                              "ig_reels_avg_watch_time", "ig_reels_video_view_total_time", "reels_skip_rate",
+                              "reposts"}),
     PRODUCT_STORY: frozenset({"reach", "views", "shares", "replies", "navigation", "follows", "profile_visits",
                               "total_interactions"}),
     CAROUSEL_ITEM: frozenset(),
+}
+
+# Metrics refused for one (media_type, media_product_type) although its product type has them.
+MEDIA_TYPE_EXCLUSIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("VIDEO", PRODUCT_FEED): frozenset({"total_interactions"}),  # legacy feed videos (before reels)
 }
 
 

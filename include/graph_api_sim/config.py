@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import catalog
+
 THROTTLE_CODES = (4, 17, 80002)
+# Product types whose metrics ``refused_media_metrics`` can refuse (carousel items refuse all anyway).
+REFUSABLE_PRODUCT_TYPES = (catalog.PRODUCT_FEED, catalog.PRODUCT_REELS, catalog.PRODUCT_STORY)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,11 @@ class SimConfig:
     publish_quota: int = 50
     app_secret: str | None = None  # None: derived from the seed
     usage_headers: bool = True
+    # product type -> media metrics Meta refuses for it on this run (e.g. {"REELS": ["reels_skip_rate"]})
+    refused_media_metrics: Mapping[str, list[str]] = field(default_factory=dict)
+    conversations_calls_per_second: int = 2  # per account; 0 = unlimited
+    send_calls_per_second: int = 100  # per account; 0 = unlimited
+    human_agent_approved: bool = False  # the app has the Human Agent feature (HUMAN_AGENT tag)
 
     def __post_init__(self) -> None:
         if self.accounts < 1:
@@ -36,6 +47,9 @@ class SimConfig:
             throttle_code=self.throttle_code,
             container_finish_seconds=self.container_finish_seconds,
             publish_quota=self.publish_quota,
+            refused_media_metrics=self.refused_media_metrics,
+            conversations_calls_per_second=self.conversations_calls_per_second,
+            send_calls_per_second=self.send_calls_per_second,
         )
 
 
@@ -49,6 +63,10 @@ class Settings:
     publish_quota: int
     app_secret: str
     usage_headers: bool
+    refused_media_metrics: dict[str, list[str]]
+    conversations_calls_per_second: int
+    send_calls_per_second: int
+    human_agent_approved: bool
 
     @classmethod
     def from_config(cls, config: SimConfig, app_secret: str) -> Settings:
@@ -59,6 +77,10 @@ class Settings:
             publish_quota=config.publish_quota,
             app_secret=app_secret,
             usage_headers=config.usage_headers,
+            refused_media_metrics=copy.deepcopy(dict(config.refused_media_metrics)),
+            conversations_calls_per_second=config.conversations_calls_per_second,
+            send_calls_per_second=config.send_calls_per_second,
+            human_agent_approved=config.human_agent_approved,
         )
 
     @staticmethod
@@ -78,6 +100,11 @@ class Settings:
             raise ValueError("publish_quota must not be negative")
         if "app_secret" in changes and not changes["app_secret"]:
             raise ValueError("app_secret must not be empty")
+        for name in ("conversations_calls_per_second", "send_calls_per_second"):
+            if name in changes and int(changes[name]) < 0:
+                raise ValueError(f"{name} must not be negative (0 = unlimited)")
+        if "refused_media_metrics" in changes:
+            _check_refused_media_metrics(changes["refused_media_metrics"])
 
     def update(self, **changes: Any) -> None:
         self.validate(**changes)
@@ -86,3 +113,13 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_refused_media_metrics(refused: Mapping[str, Any]) -> None:
+    for product, metrics in refused.items():
+        if product not in REFUSABLE_PRODUCT_TYPES:
+            raise ValueError(f"refused_media_metrics: product type must be one of {REFUSABLE_PRODUCT_TYPES}, "
+                             f"not {product!r}")
+        if isinstance(metrics, str) or not all(name in catalog.MEDIA_METRICS for name in metrics):
+            raise ValueError(f"refused_media_metrics[{product}] must be a list of media metrics "
+                             f"({', '.join(catalog.MEDIA_METRICS)})")

@@ -1,4 +1,5 @@
-"""The control API under ``/__sim__/``: reset, accounts, faults, request log, truth, knobs.
+"""The control API under ``/__sim__/``: reset, accounts, faults, request log, truth, knobs,
+and the things Meta does on its own (a container refused at publish, a post deleted by hand).
 
 No authentication (it is a simulator) and not counted against any rate limit.
 """
@@ -31,6 +32,7 @@ class FaultSpec(BaseModel):
     message: str | None = None
     error_user_title: str | None = None
     error_user_msg: str | None = None
+    error_data: dict[str, Any] | None = None
     seconds: float | None = None
     regain_minutes: int | None = None
     body: str | None = None
@@ -45,6 +47,12 @@ class ConfigPatch(BaseModel):
     publish_quota: int | None = None
     app_secret: str | None = None
     usage_headers: bool | None = None
+    refused_media_metrics: dict[str, list[str]] | None = Field(
+        None, description='product type (FEED, REELS, STORY) -> media metrics refused for it, e.g. '
+                          '{"REELS": ["reels_skip_rate"]}')
+    conversations_calls_per_second: int | None = Field(None, description="per account; 0 = unlimited")
+    send_calls_per_second: int | None = Field(None, description="per account; 0 = unlimited")
+    human_agent_approved: bool | None = None
 
 
 class TokenPatch(BaseModel):
@@ -67,6 +75,15 @@ class ContainerPatch(BaseModel):
 
 class InboundMessage(BaseModel):
     text: str = Field(min_length=1)
+
+
+class PublishRefusalSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    error: Literal["not_ready", "builder_expired"] = Field(
+        description="not_ready: 9007/2207027; builder_expired: 24/2207008")
+    times: int = Field(1, ge=1, description="how many media_publish calls answer it")
+    account_id: str | None = Field(None, description="only this account's calls (default: any account)")
 
 
 def _drop_none(model: BaseModel) -> dict[str, Any]:
@@ -177,6 +194,27 @@ def control_router(sim: Simulator) -> APIRouter:
             raise HTTPException(404, f"no container {container_id}")
         container = sim.publishing.force_status(container_id, patch.status_code, patch.reason)
         return sim.publishing.describe_container(container)
+
+    @router.post("/publish_refusals")
+    async def refuse_publish(spec: PublishRefusalSpec) -> list[dict[str, Any]]:
+        """The next ``times`` media_publish calls answer the error and publish nothing; returns the queue."""
+        if spec.account_id is not None and sim.world.account(spec.account_id) is None:
+            raise HTTPException(404, f"no account {spec.account_id}")
+        sim.publishing.refuse_next_publishes(spec.error, spec.times, spec.account_id)
+        return [refusal.describe() for refusal in sim.publishing.refusals]
+
+    @router.get("/publish_refusals")
+    async def publish_refusals() -> list[dict[str, Any]]:
+        return [refusal.describe() for refusal in sim.publishing.refusals]
+
+    @router.delete("/objects/{object_id}")
+    async def delete_object(object_id: str) -> dict[str, Any]:
+        """A feed media, story, comment or reply vanishes (as deleted in the app) until the next reset."""
+        try:
+            node = sim.delete(object_id)
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"id": node.id, "deleted": True, "type": node.node_type}
 
     @router.post("/conversations/{conversation_id}/messages")
     async def customer_writes(conversation_id: str, body: InboundMessage) -> dict[str, Any]:

@@ -25,6 +25,7 @@ class ErrorSpec:
     is_transient: bool = False
     user_title: str | None = None
     user_msg: str | None = None
+    error_data: Any = None  # JSON sent as-is in ``error_data`` (e.g. blame_field_specs)
 
 
 ERRORS: dict[str, ErrorSpec] = {
@@ -69,6 +70,8 @@ ERRORS: dict[str, ErrorSpec] = {
     "fields_syntax": ErrorSpec(2500, 'Syntax error "{detail}" at character {position}: {fields}'),
     "invalid_parameter": ErrorSpec(100, "(#100) {detail}"),
     "missing_parameter": ErrorSpec(100, "(#100) The parameter {name} is required"),
+    "list_parameter_invalid": ErrorSpec(100, "(#100) Param {name} must be a comma-separated list or a JSON array "
+                                             "of strings"),
     "invalid_cursor": ErrorSpec(100, "(#100) The cursor {name} is not valid for this edge"),
     # --- insights -------------------------------------------------------------------
     "metric_unknown": ErrorSpec(100, "(#100) metric[{index}] must be one of the following values: {allowed}"),
@@ -90,15 +93,22 @@ ERRORS: dict[str, ErrorSpec] = {
     "media_metric_unsupported": ErrorSpec(100, "(#100) The Media Insights API does not support the {metric} metric "
                                                "for this media product type ({product_type}): metric {metric} is "
                                                "not supported for this media type", type=IG_API),
+    # Refused for one (media_type, media_product_type) pair, e.g. total_interactions on legacy VIDEO+FEED.
+    "media_type_metric_unsupported": ErrorSpec(100, "(#100) metric {metric} is not supported for this media type "
+                                                    "({media_type} with media_product_type {product_type})",
+                                               type=IG_API),
+    "recent_days_only": ErrorSpec(100, "(#100) ({metric}) metric only supports querying data for the last {days} "
+                                       "days excluding the current day"),
     "carousel_child_insights": ErrorSpec(100, "(#100) The Media Insights API does not support carousel children "
                                               "(media product type CAROUSEL_ITEM); read the carousel album instead",
                                          type=IG_API),
-    "media_before_business": ErrorSpec(100, "(#100) Media Posted Before Business Account Conversion",
-                                       subcode=2108006,
-                                       user_title="Media Posted Before Business Account Conversion",
+    # Meta's wording since 2020 (as reported by integrations), blame_field_specs included.
+    "media_before_business": ErrorSpec(100, "Invalid parameter", subcode=2108006,
+                                       user_title="Media posted before business account conversion",
                                        user_msg="The media was posted before the most recent time that the user's "
                                                 "account was converted to a business account from a personal "
-                                                "account."),
+                                                "account.",
+                                       error_data={"blame_field_specs": [[""]]}),
     "not_enough_viewers": ErrorSpec(10, "(#10) Not enough viewers for the media to show insights",
                                     user_title="Not Enough Viewers",
                                     user_msg="Insights are not available for stories seen by fewer than 5 people."),
@@ -115,10 +125,16 @@ ERRORS: dict[str, ErrorSpec] = {
     "carousel_invalid": ErrorSpec(100, "(#100) Carousel validation failed: {detail}", subcode=2207028, type=IG_API,
                                   user_title="Carousel validation failed",
                                   user_msg="Carousels need at least 2 and at most 10 photos or videos."),
-    "container_not_ready": ErrorSpec(24, "(#24) The media container {container_id} was not found or is not ready "
-                                         "to be published", subcode=2207008, type=IG_API,
-                                     user_title="Media not ready",
-                                     user_msg="Wait until the container's status_code is FINISHED."),
+    # 24/2207008 and 9007/2207027 are different answers: "gone or expired, retry in 30 s to 2 min" versus
+    # "still processing, wait". Meta's documented user messages.
+    "media_builder_expired": ErrorSpec(24, "The media builder does not exist or has expired", subcode=2207008,
+                                       type=IG_API, user_title="Media builder expired",
+                                       user_msg="Temporary error publishing a container. Try again 1-2 times in "
+                                                "the next 30 seconds to 2 minutes; if it still fails, create a new "
+                                                "container."),
+    "media_not_ready": ErrorSpec(9007, "Media ID is not available", subcode=2207027, type=IG_API,
+                                 user_title="Media not ready for publishing",
+                                 user_msg="The media is not ready for publishing, please wait for a moment"),
     "container_failed": ErrorSpec(-1, "Failed to create media container: {reason}", subcode=2207032, type=IG_API,
                                   user_title="Create media failed",
                                   user_msg="Failed to create a media container. Create a new container."),
@@ -127,8 +143,21 @@ ERRORS: dict[str, ErrorSpec] = {
                                    user_msg="The media has expired. Create a new container."),
     "container_published": ErrorSpec(506, "(#506) Duplicate post: the media container {container_id} has "
                                           "already been published", type=IG_API),  # unconfirmed code
+    # 2207089: a container that cannot be published on its own (wording unconfirmed).
+    "standalone_video": ErrorSpec(100, "(#100) media_type=VIDEO is only supported for carousel items: since July "
+                                       "2023 a single feed video is a reel. Create the container with "
+                                       "media_type=REELS.", subcode=2207089, type=IG_API,
+                                  user_title="Unsupported media type",
+                                  user_msg="Single videos are published as reels: use media_type=REELS."),
     "carousel_item_publish": ErrorSpec(100, "(#100) A carousel item cannot be published on its own; publish "
-                                            "the carousel container", type=IG_API),
+                                            "the carousel container", subcode=2207089, type=IG_API,
+                                       user_title="Unsupported media type",
+                                       user_msg="Publish the carousel container that holds this item."),
+    # Container parameters (wording unconfirmed; the parameter is always named).
+    "unknown_parameter": ErrorSpec(100, "(#100) Param {name} is not a valid parameter for creating a media "
+                                        "container", type=IG_API),
+    "parameter_not_supported": ErrorSpec(100, "(#100) Param {name} is not supported for {kind} containers",
+                                         type=IG_API),
     "publish_quota": ErrorSpec(9, "Application request limit reached", subcode=2207042, type=IG_API,
                                user_title="Maximum number of posts reached",
                                user_msg="You reached maximum number of posts that is allowed to be published by "
@@ -139,8 +168,17 @@ ERRORS: dict[str, ErrorSpec] = {
     "recipient_missing": ErrorSpec(100, "(#100) param recipient must be a JSON object with an id", type=IG_API),
     "recipient_unknown": ErrorSpec(100, "No matching user found", subcode=2534014, type=IG_API),
     "message_missing": ErrorSpec(100, "(#100) param message must be a JSON object with non-empty text", type=IG_API),
-    "message_too_long": ErrorSpec(100, "(#100) Length of param message[text] must be less than {limit} characters",
-                                  type=IG_API),
+    "message_too_long": ErrorSpec(100, "(#100) Length of param message[text] must be less than or equal to "
+                                       "{limit} bytes (UTF-8); this text is {length} bytes", type=IG_API),
+    "message_tag_invalid": ErrorSpec(100, "(#100) param tag must be one of {{{allowed}}}", type=IG_API),
+    # Meta documents no error for an unapproved HUMAN_AGENT tag: unconfirmed code and wording.
+    "human_agent_not_approved": ErrorSpec(10, "(#10) The HUMAN_AGENT tag can only be used by apps approved for the "
+                                              "Human Agent feature", type=IG_API, http_status=403,
+                                          user_title="Human Agent feature not approved",
+                                          user_msg="Apply for the Human Agent feature in App Review, or reply "
+                                                   "within 24 hours of the person's last message."),
+    "messaging_throttle": ErrorSpec(613, "(#613) Calls to this api have exceeded the rate limit.", subcode=2534040,
+                                    type=IG_API),
     "outside_window": ErrorSpec(10, "(#10) This message is sent outside of allowed window.", type=IG_API,
                                 http_status=403, subcode=2534022,
                                 user_title="Message outside the allowed window",
@@ -176,6 +214,8 @@ class GraphError(Exception):
     def body(self) -> dict[str, Any]:
         spec = self.spec
         error: dict[str, Any] = {"message": spec.message, "type": spec.type, "code": spec.code}
+        if spec.error_data is not None:
+            error["error_data"] = spec.error_data
         if spec.subcode is not None:
             error["error_subcode"] = spec.subcode
         error["is_transient"] = spec.is_transient
@@ -207,6 +247,7 @@ def custom_error(**fields: Any) -> GraphError:
         "is_transient": fields.get("is_transient"),
         "user_title": fields.get("error_user_title"),
         "user_msg": fields.get("error_user_msg"),
+        "error_data": fields.get("error_data"),
     }
     spec = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     return GraphError("fault", spec=spec)

@@ -16,7 +16,7 @@ from typing import Any
 FAULT_KINDS: dict[str, frozenset[str]] = {
     "http_500": frozenset(),  # HTTP 500 with an empty body
     "error": frozenset({"code", "subcode", "type", "is_transient", "http_status", "message",
-                        "error_user_title", "error_user_msg"}),  # a Graph error envelope
+                        "error_user_title", "error_user_msg", "error_data"}),  # a Graph error envelope
     "delay": frozenset({"seconds"}),  # answer normally after a pause (client timeouts)
     "reset": frozenset(),  # drop the TCP connection without an answer
     "malformed": frozenset({"body"}),  # HTTP 200 with a truncated, non-JSON body

@@ -1,9 +1,11 @@
 """The Graph API request pipeline and its route table.
 
-Every call goes: log -> fault -> version -> token (and appsecret_proof) -> rate limit ->
-route -> permission -> handler, and leaves with usage headers. The order mirrors what a
-client can observe from Meta: a bad token is refused before a missing permission, a
-throttled call is refused before anything is looked up.
+Every call goes: log -> fault -> version -> token (and appsecret_proof) -> route ->
+rate limit -> permission -> handler, and leaves with usage headers. The order mirrors
+what a client can observe from Meta: a bad token is refused before a missing permission,
+a throttled call is refused before a failed lookup is reported. The route decides which
+limit meters the call: the platform's (BUC, with usage headers) or, for messaging, the
+conversations or send API's own per-second limit (no usage headers).
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ _COMPACT = (",", ":")
 Handler = Callable[[Call], dict[str, Any]]
 
 
+PLATFORM, CONVERSATIONS, SEND = "platform", "conversations", "send"
+
+
 @dataclass(frozen=True)
 class Route:
     handler: Handler
     permission: str | None
+    meter: str = PLATFORM  # which limit counts the call
 
 
 # (method, node type, edge or None) -> what answers it and the permission it needs.
@@ -53,10 +59,10 @@ ROUTES: dict[tuple[str, str, str | None], Route] = {
     ("GET", "IGUser", "tags"): Route(list_edge, BASIC),
     ("GET", "IGUser", "insights"): Route(account_insights, MANAGE_INSIGHTS),
     ("GET", "IGUser", "content_publishing_limit"): Route(publishing_limit, CONTENT_PUBLISH),
-    ("GET", "IGUser", "conversations"): Route(list_conversations, MANAGE_MESSAGES),
+    ("GET", "IGUser", "conversations"): Route(list_conversations, MANAGE_MESSAGES, CONVERSATIONS),
     ("POST", "IGUser", "media"): Route(create_container, CONTENT_PUBLISH),
     ("POST", "IGUser", "media_publish"): Route(publish, CONTENT_PUBLISH),
-    ("POST", "IGUser", "messages"): Route(send_message, MANAGE_MESSAGES),
+    ("POST", "IGUser", "messages"): Route(send_message, MANAGE_MESSAGES, SEND),
     ("DELETE", "IGUser", "permissions"): Route(revoke_permissions, None),
     ("GET", "IGMedia", None): Route(get_node, BASIC),
     ("GET", "IGMedia", "children"): Route(list_edge, BASIC),
@@ -65,9 +71,9 @@ ROUTES: dict[tuple[str, str, str | None], Route] = {
     ("GET", "IGComment", None): Route(get_node, MANAGE_COMMENTS),
     ("GET", "IGComment", "replies"): Route(list_edge, MANAGE_COMMENTS),
     ("GET", "IGContainer", None): Route(get_node, CONTENT_PUBLISH),
-    ("GET", "IGConversation", None): Route(get_node, MANAGE_MESSAGES),
-    ("GET", "IGConversation", "messages"): Route(list_edge, MANAGE_MESSAGES),
-    ("GET", "IGMessage", None): Route(get_node, MANAGE_MESSAGES),
+    ("GET", "IGConversation", None): Route(get_node, MANAGE_MESSAGES, CONVERSATIONS),
+    ("GET", "IGConversation", "messages"): Route(list_edge, MANAGE_MESSAGES, CONVERSATIONS),
+    ("GET", "IGMessage", None): Route(get_node, MANAGE_MESSAGES, CONVERSATIONS),
 }
 
 
@@ -145,14 +151,22 @@ class GraphApi:
     def _process(self, request: GraphRequest, token_value: str | None) -> GraphResponse:
         sim = self.sim
         token: Token | None = None
+        metered = False  # counted by the platform limit, so the answer carries usage headers
         try:
             if request.version and int(request.version[1:].split(".")[0]) < catalog.OLDEST_VERSION:
                 raise GraphError("unsupported_version", version=request.version, newest=catalog.NEWEST_VERSION)
             proof = request.params.get("appsecret_proof")
             token = sim.tokens.authenticate(token_value, None if proof is None else str(proof),
                                             sim.settings.app_secret)
-            sim.usage.admit(token.account_id)
-            call = self._route(request, token)
+            try:
+                call = self._route(request, token)
+            except GraphError:
+                metered = True
+                sim.usage.admit(token.account_id)  # a throttle wins over the failed lookup
+                raise
+            metered = call.route.meter == PLATFORM
+            self._admit(call)
+            sim.tokens.require(token, call.route.permission)
             status, body = 200, json_body(call.route.handler(call))
         except GraphError as error:
             status, body = self._error_status(error), json_body(error.body())
@@ -160,8 +174,18 @@ class GraphApi:
             log.exception("unexpected error answering %s %s", request.method, request.path)
             error = GraphError("unknown")
             status, body = self._error_status(error), json_body(error.body())
-        headers = sim.usage.headers(token.account_id) if token is not None else []
+        headers = sim.usage.headers(token.account_id) if token is not None and metered else []
         return GraphResponse(status, body, [*JSON_HEADERS, *headers])
+
+    def _admit(self, call: Call) -> None:
+        """Count the call against the limit its route names, or raise that limit's error."""
+        meter = call.route.meter
+        if meter == CONVERSATIONS:
+            self.sim.conversation_reads.admit(call.account.id)
+        elif meter == SEND:
+            self.sim.message_sends.admit(call.account.id)
+        else:
+            self.sim.usage.admit(call.account.id)
 
     def _error_status(self, error: GraphError) -> int:
         status = error.http_status
@@ -189,6 +213,5 @@ class GraphApi:
             if request.method == "GET" and edge is not None:
                 raise GraphError("nonexisting_field", field=edge, node_type=node.node_type)
             raise GraphError("unknown_object", method=request.method.lower(), object_id=head)
-        sim.tokens.require(token, route.permission)
         return Call(sim, request, token, account, node, edge, route=route)
 

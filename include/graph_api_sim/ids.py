@@ -26,6 +26,12 @@ def stable_unit(*parts: object) -> float:
     return stable_int(*parts) / 2**64
 
 
+def legacy_id(seed: object, object_id: str, digits: int) -> int:
+    """The old Instagram id Meta still serves as ``ig_id``: ``digits`` long, fixed per seed and object."""
+    low = 10 ** (digits - 1)
+    return low + stable_int(seed, "ig_id", object_id) % (9 * low)
+
+
 def shortcode(rng: random.Random) -> str:
     """An 11-character Instagram-style shortcode (the permalink slug)."""
     return base64.urlsafe_b64encode(rng.getrandbits(72).to_bytes(9, "big")).decode()[:11]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,10 +23,6 @@ from .ids import stable_unit
 from .world import Account, Media
 
 DAY_END_OFFSET = catalog.INSIGHTS_DAY_END_UTC_HOUR * catalog.HOUR
-
-
-def _split_list(raw: str | None) -> list[str]:
-    return [part.strip() for part in (raw or "").split(",") if part.strip()]
 
 
 def _deprecation(name: str) -> GraphError | None:
@@ -43,11 +40,18 @@ def bucket_end(day: int) -> int:
     return day * DAY + DAY_END_OFFSET
 
 
+def first_day(since: float) -> int:
+    """The first day whose end lies after ``since``."""
+    return math.floor((since - DAY_END_OFFSET) / DAY) + 1
+
+
+def last_complete_day(now: float) -> int:
+    return math.floor((now - DAY_END_OFFSET) / DAY)
+
+
 def days_between(since: float, until: float, now: float) -> list[int]:
     """Complete days whose end lies in (since, until]."""
-    first = math.floor((since - DAY_END_OFFSET) / DAY) + 1
-    last = math.floor((min(until, now) - DAY_END_OFFSET) / DAY)
-    return list(range(first, last + 1))
+    return list(range(first_day(since), last_complete_day(min(until, now)) + 1))
 
 
 def parse_time(raw: str, name: str) -> float:
@@ -118,7 +122,7 @@ def account_series(seed: int, account: Account, name: str, period: str, since: f
     metric = catalog.ACCOUNT_METRICS[name]
     days = days_between(since, until, now)
     if metric.recent_days is not None:
-        oldest = math.floor((now - DAY_END_OFFSET) / DAY) - metric.recent_days
+        oldest = last_complete_day(now) - metric.recent_days
         days = [d for d in days if d > oldest]
     return [{"value": period_value(seed, account, name, metric, period, d), "end_time": iso(bucket_end(d))}
             for d in days]
@@ -141,15 +145,15 @@ def demographic_total(account: Account, name: str, timeframe: str | None) -> int
 
 
 def _parse_account_query(call: Call) -> tuple[AccountQuery, list[AccountMetric]]:
-    names = _split_list(call.param("metric"))
+    names = call.list_param("metric")
     if not names:
         raise GraphError("missing_parameter", name="metric")
     metrics = []
     for index, name in enumerate(names):
-        error = _deprecation(name)
+        metric = catalog.ACCOUNT_METRICS.get(name)  # first: some retired metrics live on as total_value
+        error = None if metric else _deprecation(name)
         if error:
             raise error
-        metric = catalog.ACCOUNT_METRICS.get(name)
         if metric is None:
             raise GraphError("metric_unknown", index=index, allowed=", ".join(catalog.ACCOUNT_METRICS))
         metrics.append(metric)
@@ -160,7 +164,7 @@ def _parse_account_query(call: Call) -> tuple[AccountQuery, list[AccountMetric]]
     if metric_type not in (TIME_SERIES, TOTAL_VALUE):
         raise GraphError("invalid_parameter", detail="metric_type must be one of the following values: "
                                                      "time_series, total_value")
-    breakdowns = _split_list(call.param("breakdown"))
+    breakdowns = call.list_param("breakdown")
     timeframe = call.param("timeframe")
     for name, metric in zip(names, metrics, strict=True):
         if period not in metric.periods:
@@ -191,6 +195,9 @@ def _parse_account_query(call: Call) -> tuple[AccountQuery, list[AccountMetric]]
         raise GraphError("insights_span")
     if since < now - catalog.INSIGHTS_HISTORY_DAYS * DAY:
         raise GraphError("insights_history", days=catalog.INSIGHTS_HISTORY_DAYS)
+    for name, metric in zip(names, metrics, strict=True):
+        if metric.refuses_older and first_day(since) <= last_complete_day(now) - (metric.recent_days or 0):
+            raise GraphError("recent_days_only", metric=name, days=metric.recent_days)
     return AccountQuery(names, period, metric_type, since, until, breakdowns, timeframe), metrics
 
 
@@ -244,8 +251,16 @@ def product_type(media: Media) -> str:
     return catalog.CAROUSEL_ITEM if media.is_carousel_item else media.media_product_type
 
 
-def media_values(seed: int, media: Media, followers: int) -> dict[str, int]:
-    """Every metric a media's product type supports, with its lifetime value."""
+def supported_metrics(media: Media, refused: Mapping[str, list[str]]) -> frozenset[str]:
+    """The metrics Meta answers for this media: its product type's set, less the media type's
+    exclusions and what the ``refused_media_metrics`` setting refuses."""
+    product = product_type(media)
+    excluded = catalog.MEDIA_TYPE_EXCLUSIONS.get((media.media_type, product), frozenset())
+    return catalog.MEDIA_METRIC_SETS[product] - excluded - frozenset(refused.get(product, ()))
+
+
+def media_values(seed: int, media: Media, followers: int, supported: frozenset[str]) -> dict[str, float]:
+    """Every metric in ``supported`` with its lifetime value."""
     def u(name: str) -> float:
         return stable_unit(seed, media.id, name)
 
@@ -268,8 +283,8 @@ def media_values(seed: int, media: Media, followers: int) -> dict[str, int]:
         "profile_activity": int(profile_visits * 0.6 * u("activity")),
         "navigation": int(views * (0.6 + 0.3 * u("navigation"))),
         "ig_reels_avg_watch_time": avg_watch, "ig_reels_video_view_total_time": avg_watch * views,
+        "reels_skip_rate": round(15 + 50 * u("skip"), 2), "reposts": int(shares * 0.3 * u("reposts")),
     }
-    supported = catalog.MEDIA_METRIC_SETS[product_type(media)]
     return {name: value for name, value in values.items() if name in supported}
 
 
@@ -287,22 +302,25 @@ def media_refusal(media: Media, account: Account) -> GraphError | None:
 def media_insights(call: Call) -> dict[str, Any]:
     """``GET /{ig-media-id}/insights?metric=..[&breakdown=..]``."""
     media: Media = call.node
-    names = _split_list(call.param("metric"))
+    names = call.list_param("metric")
     if not names:
         raise GraphError("missing_parameter", name="metric")
     product = product_type(media)
-    supported = catalog.MEDIA_METRIC_SETS[product]
     if product == catalog.CAROUSEL_ITEM:
         raise GraphError("carousel_child_insights")
+    supported = supported_metrics(media, call.sim.settings.refused_media_metrics)
     for index, name in enumerate(names):
         error = _deprecation(name)
         if error:
             raise error
         if name not in catalog.MEDIA_METRICS:
             raise GraphError("metric_unknown", index=index, allowed=", ".join(sorted(supported)))
+        if name in catalog.MEDIA_TYPE_EXCLUSIONS.get((media.media_type, product), ()):
+            raise GraphError("media_type_metric_unsupported", metric=name, media_type=media.media_type,
+                             product_type=product)
         if name not in supported:
             raise GraphError("media_metric_unsupported", metric=name, product_type=product)
-    breakdowns = _split_list(call.param("breakdown"))
+    breakdowns = call.list_param("breakdown")
     for name in names:
         for breakdown in breakdowns:
             if breakdown not in catalog.MEDIA_METRICS[name].breakdowns:
@@ -312,7 +330,7 @@ def media_insights(call: Call) -> dict[str, Any]:
     if refusal:
         raise refusal
     seed = call.sim.world.seed
-    values = media_values(seed, media, call.account.followers_count)
+    values = media_values(seed, media, call.account.followers_count, supported)
     data = []
     for name in names:
         metric = catalog.MEDIA_METRICS[name]

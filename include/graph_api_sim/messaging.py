@@ -1,8 +1,10 @@
 """Conversations and the Send API, with the 24-hour messaging window.
 
-A business may answer only within 24 h of the customer's last message (7 days with
-the HUMAN_AGENT tag), measured on the simulator clock; outside it Meta answers HTTP
-403, code 10, subcode 2534022, and so does the simulator.
+A business may answer only within 24 h of the customer's last message, measured on the
+simulator clock; outside it Meta answers HTTP 403, code 10, subcode 2534022, and so does
+the simulator. The HUMAN_AGENT tag stretches the window to 7 days, but only for apps
+approved for the Human Agent feature (setting ``human_agent_approved``, off by default:
+the harsher reading). Text is limited in UTF-8 bytes, not characters.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class Inbox:
         return message
 
     def send(self, account: Account, recipient_id: str, text: str, tag: str | None) -> Message:
+        if tag is not None and tag not in catalog.MESSAGE_TAGS:
+            raise GraphError("message_tag_invalid", allowed=", ".join(catalog.MESSAGE_TAGS))
+        if tag == "HUMAN_AGENT" and not self._sim.settings.human_agent_approved:
+            raise GraphError("human_agent_not_approved")
         conversation = self._sim.world.conversations_by_user.get((account.id, recipient_id))
         if conversation is None:
             raise GraphError("recipient_unknown")
@@ -96,8 +102,9 @@ def send_message(call: Call) -> dict[str, Any]:
     text = message.get("text") if message else None
     if not isinstance(text, str) or not text:
         raise GraphError("message_missing")
-    if len(text) >= catalog.MESSAGE_MAX_CHARS:
-        raise GraphError("message_too_long", limit=catalog.MESSAGE_MAX_CHARS)
+    size = len(text.encode("utf-8"))
+    if size > catalog.MESSAGE_MAX_BYTES:
+        raise GraphError("message_too_long", limit=catalog.MESSAGE_MAX_BYTES, length=size)
     recipient_id = str(recipient["id"])
     sent = call.sim.inbox.send(call.account, recipient_id, text, call.param("tag"))
     return {"recipient_id": recipient_id, "message_id": sent.id}

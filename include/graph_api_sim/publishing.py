@@ -4,7 +4,9 @@ A container is IN_PROGRESS until its processing time has passed on the simulator
 (video and reels take longer), then FINISHED, or ERROR when its media URL asks for it;
 unpublished for 24 h it is EXPIRED, once used PUBLISHED. ``media_publish`` is not
 idempotent, like Meta's: publishing a PUBLISHED container is refused, so a client that
-lost an answer must look at the container before trying again.
+lost an answer must look at the container before trying again. Publishing too early
+answers 9007/2207027 ("not ready"), an unknown container 24/2207008 ("media builder
+does not exist or has expired"); tests can queue either answer (``PublishRefusal``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from urllib.parse import urlparse
 from . import catalog
 from .call import Call
 from .clock import iso
+from .container_params import Draft, check_params
 from .errors import GraphError
+from .params import split_list
 from .paging import HeadedListing
 from .world import MEDIA_HOST, Account, Media
 
@@ -43,6 +47,7 @@ class Container:
     children: tuple[str, ...]
     created_at: float
     finish_at: float
+    options: dict[str, Any] = field(default_factory=dict)  # checked extras: share_to_feed, user_tags, ...
     error: tuple[int, str] | None = None  # (subcode, reason), shown once processing ends
     forced_status: str | None = None
     published_media_id: str | None = None
@@ -60,12 +65,29 @@ class PublishedPost:
     container_id: str
     published_at: float
     media: Media = field(repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {"media_id": self.media_id, "container_id": self.container_id,
                 "media_type": self.media.media_type, "media_product_type": self.media.media_product_type,
-                "caption": self.media.caption, "timestamp": iso(self.published_at),
-                "published_at": int(self.published_at)}
+                "caption": self.media.caption, "alt_text": self.media.alt_text, "options": self.options,
+                "timestamp": iso(self.published_at), "published_at": int(self.published_at)}
+
+
+# The answers a test can make ``media_publish`` give (POST /__sim__/publish_refusals).
+PUBLISH_REFUSALS = {"not_ready": "media_not_ready", "builder_expired": "media_builder_expired"}
+
+
+@dataclass
+class PublishRefusal:
+    """The next ``times`` media_publish calls (of one account, or any) answer ``error`` and publish nothing."""
+
+    error: str  # a key of PUBLISH_REFUSALS
+    times: int
+    account_id: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"error": self.error, "times": self.times, "account_id": self.account_id}
 
 
 class PublishingDesk:
@@ -75,26 +97,47 @@ class PublishingDesk:
         self._sim = sim
         self.containers: dict[str, Container] = {}
         self.published: list[PublishedPost] = []
+        self.refusals: list[PublishRefusal] = []
         self._feed_head: dict[str, list[Media]] = {account.id: [] for account in sim.world.accounts}
         self._story_head: dict[str, list[Media]] = {account.id: [] for account in sim.world.accounts}
+        # The seeded feed less deleted media, per account that has deletions (else account.feed itself).
+        self._feed_tail: dict[str, tuple[list[Media], dict[str, int]]] = {}
 
     # --- reads ------------------------------------------------------------------------
 
     def timeline(self, account: Account) -> HeadedListing:
         """The /media edge: posts published in this run, newest first, then the seeded feed."""
-        return HeadedListing("IGMedia", self._feed_head[account.id], account.feed, account.feed_index,
-                             cap=catalog.MEDIA_EDGE_MAX_ITEMS)
+        tail, index = self._seeded_feed(account)
+        return HeadedListing("IGMedia", self.new_posts(account), tail, index, cap=catalog.MEDIA_EDGE_MAX_ITEMS)
 
-    def new_posts(self, account: Account) -> list[Media]:
-        """Feed posts published in this run, newest first."""
-        return list(self._feed_head[account.id])
+    def new_posts(self, account: Account, include_deleted: bool = False) -> list[Media]:
+        """Feed posts published in this run (and not deleted), newest first."""
+        deleted = set() if include_deleted else self._sim.deletions
+        return [media for media in self._feed_head[account.id] if media.id not in deleted]
+
+    def _seeded_feed(self, account: Account) -> tuple[list[Media], dict[str, int]]:
+        return self._feed_tail.get(account.id) or (account.feed, account.feed_index)
+
+    def feed(self, account: Account) -> list[Media]:
+        """Every feed media of the account that exists, newest first."""
+        return [*self.new_posts(account), *self._seeded_feed(account)[0]]
 
     def media_count(self, account: Account) -> int:
-        return len(self._feed_head[account.id]) + len(account.feed)
+        return len(self.new_posts(account)) + len(self._seeded_feed(account)[0])
 
-    def live_stories(self, account: Account) -> list[Media]:
+    def live_stories(self, account: Account, include_deleted: bool = False) -> list[Media]:
         horizon = self._sim.clock.now() - catalog.STORY_LIFETIME_SECONDS
-        return [story for story in (*self._story_head[account.id], *account.stories) if story.timestamp > horizon]
+        deleted = set() if include_deleted else self._sim.deletions
+        return [story for story in (*self._story_head[account.id], *account.stories)
+                if story.timestamp > horizon and story.id not in deleted]
+
+    def forget(self, media: Media) -> None:
+        """A deleted seeded media leaves the list /media pages through (rebuilt once per deletion)."""
+        account = self._sim.world.account(media.owner_id)
+        if account is None or media.id not in account.feed_index:
+            return  # a story, or a post of this run (filtered on the fly)
+        kept = [item for item in self._seeded_feed(account)[0] if item.id != media.id]
+        self._feed_tail[account.id] = (kept, {item.id: i for i, item in enumerate(kept)})
 
     def is_live(self, story: Media) -> bool:
         return story.timestamp > self._sim.clock.now() - catalog.STORY_LIFETIME_SECONDS
@@ -136,21 +179,21 @@ class PublishingDesk:
         is_item = (_text(params.get("is_carousel_item")) or "").lower() in TRUE_VALUES
         if is_item and not kind.carousel_item_allowed:
             raise GraphError("carousel_invalid", detail=f"{media_type} media cannot be a carousel item")
+        url_param = next((name for name in kind.url_params if params.get(name)), None)
+        video = url_param == "video_url" if url_param else kind.video
+        options = check_params(params, Draft(media_type, kind, is_item, video))
         now = self._sim.clock.now()
         children: tuple[str, ...] = ()
         media_url = None
-        video = kind.video
         if media_type == "CAROUSEL":
             children = self._check_children(account, params.get("children"))
         else:
-            url_param = next((name for name in kind.url_params if params.get(name)), None)
             if url_param is None:
                 raise GraphError("missing_parameter", name=" or ".join(kind.url_params))
             media_url = _text(params[url_param])
             parsed = urlparse(media_url)
             if parsed.scheme != "https" or not parsed.netloc:
                 raise GraphError("media_url_invalid", url=media_url)
-            video = url_param == "video_url"
         caption = _text(params.get("caption"))
         if caption is not None:
             if len(caption) > catalog.CAPTION_MAX_CHARS:
@@ -169,18 +212,14 @@ class PublishingDesk:
             id=self._sim.ids.numeric("182"), owner_id=account.id, media_type_param=media_type, kind=kind,
             is_carousel_item=is_item, media_url=media_url, video=video, caption=caption,
             alt_text=_text(params.get("alt_text")), children=children, created_at=now, finish_at=now + processing,
-            error=_error_trigger(media_url),
+            error=_error_trigger(media_url), options=options,
         )
         self.containers[container.id] = container
         self._sim.register(container)
         return container
 
     def _check_children(self, account: Account, raw: Any) -> tuple[str, ...]:
-        if isinstance(raw, list):
-            ids = [str(item).strip() for item in raw]
-        else:
-            ids = [part.strip() for part in (_text(raw) or "").strip("[]").replace('"', "").split(",")]
-        ids = [child for child in ids if child]
+        ids = split_list(raw, "children")
         if not catalog.CAROUSEL_MIN_CHILDREN <= len(ids) <= catalog.CAROUSEL_MAX_CHILDREN:
             raise GraphError("carousel_invalid", detail=f"a carousel needs {catalog.CAROUSEL_MIN_CHILDREN} to "
                                                         f"{catalog.CAROUSEL_MAX_CHILDREN} children, got {len(ids)}")
@@ -189,18 +228,45 @@ class PublishingDesk:
             if child is None or child.owner_id != account.id or not child.is_carousel_item:
                 raise GraphError("carousel_invalid",
                                  detail=f"{child_id} is not a carousel item container of this account")
-            if self.status_code(child) != "FINISHED":
-                raise GraphError("container_not_ready", container_id=child_id)
+            status = self.status_code(child)
+            if status == "IN_PROGRESS":
+                raise GraphError("media_not_ready")
+            if status != "FINISHED":
+                raise GraphError("media_builder_expired")
         return tuple(ids)
+
+    def refuse_next_publishes(self, error: str, times: int, account_id: str | None) -> PublishRefusal:
+        """Control endpoint: queue a refusal; the oldest matching one answers first."""
+        if error not in PUBLISH_REFUSALS:
+            raise ValueError(f"error must be one of {', '.join(PUBLISH_REFUSALS)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        refusal = PublishRefusal(error, times, account_id)
+        self.refusals.append(refusal)
+        return refusal
+
+    def _take_refusal(self, account_id: str) -> str | None:
+        for refusal in self.refusals:
+            if refusal.account_id in (None, account_id):
+                refusal.times -= 1
+                if refusal.times == 0:
+                    self.refusals.remove(refusal)
+                return PUBLISH_REFUSALS[refusal.error]
+        return None
 
     def publish(self, account: Account, creation_id: str | None) -> Media:
         if not creation_id:
             raise GraphError("missing_parameter", name="creation_id")
+        refused = self._take_refusal(account.id)
+        if refused:
+            raise GraphError(refused)
         container = self.containers.get(creation_id)
         if container is None or container.owner_id != account.id:
-            raise GraphError("container_not_ready", container_id=creation_id)
+            raise GraphError("media_builder_expired")
         if container.is_carousel_item:
             raise GraphError("carousel_item_publish")
+        if not container.kind.standalone:
+            raise GraphError("standalone_video")
         status = self.status_code(container)
         if status == "PUBLISHED":
             raise GraphError("container_published", container_id=creation_id)
@@ -209,7 +275,7 @@ class PublishingDesk:
         if status == "ERROR":
             raise GraphError("container_failed", reason=self.status_text(container))
         if status != "FINISHED":
-            raise GraphError("container_not_ready", container_id=creation_id)
+            raise GraphError("media_not_ready")
         if self.quota_usage(account.id) >= self._sim.settings.publish_quota:
             raise GraphError("publish_quota")
         now = self._sim.clock.now()
@@ -220,7 +286,7 @@ class PublishingDesk:
             self._feed_head[account.id].insert(0, media)
         container.published_media_id = media.id
         container.published_at = now
-        self.published.append(PublishedPost(account.id, media.id, container.id, now, media))
+        self.published.append(PublishedPost(account.id, media.id, container.id, now, media, dict(container.options)))
         return media
 
     def _make_media(self, account: Account, container: Container, now: float) -> Media:
@@ -249,7 +315,7 @@ class PublishingDesk:
                 id=ids.numeric("180"), owner_id=account.id, username=account.username,
                 media_type="VIDEO" if child_container.video else "IMAGE", media_product_type=catalog.PRODUCT_FEED,
                 timestamp=int(now), media_url=f"{MEDIA_HOST}/{media_id}_{len(children)}.jpg", parent_id=media_id,
-                shortcode=ids.shortcode(),
+                shortcode=ids.shortcode(), alt_text=child_container.alt_text,
             )
             child_container.published_media_id = child.id
             child_container.published_at = now
@@ -274,7 +340,8 @@ class PublishingDesk:
         return {"id": container.id, "status_code": self.status_code(container),
                 "status": self.status_text(container), "media_type": container.media_type_param,
                 "is_carousel_item": container.is_carousel_item, "media_url": container.media_url,
-                "caption": container.caption, "children": list(container.children),
+                "caption": container.caption, "alt_text": container.alt_text, "options": container.options,
+                "children": list(container.children),
                 "created_at": int(container.created_at), "published_media_id": container.published_media_id}
 
 

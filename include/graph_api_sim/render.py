@@ -10,6 +10,7 @@ from .call import Call
 from .clock import iso
 from .errors import GraphError
 from .fields import FieldSpec, check_fields, default_specs, format_fields
+from .ids import legacy_id
 from .paging import ItemListing, Listing, Page, encode_cursor, parse_limit, take_page
 
 if TYPE_CHECKING:
@@ -27,10 +28,14 @@ COMPUTED_FIELDS: dict[str, dict[str, Getter]] = {
     "IGUser": {
         "user_id": lambda call, user: user.id,
         "media_count": lambda call, user: call.sim.publishing.media_count(user),
+        # Legacy ids: a number for users, a numeric string for media (as Meta serves them).
+        "ig_id": lambda call, user: legacy_id(call.sim.world.seed, user.id, 10),
     },
     "IGMedia": {
         "timestamp": lambda call, media: iso(media.timestamp),
         "owner": lambda call, media: call.sim.world.account(media.owner_id),
+        "comments_count": lambda call, media: call.sim.deletions.comments_count(media),
+        "ig_id": lambda call, media: str(legacy_id(call.sim.world.seed, media.id, 19)),
     },
     "IGComment": {
         "timestamp": lambda call, comment: iso(comment.timestamp),
@@ -63,9 +68,8 @@ EDGE_LISTINGS: dict[tuple[str, str], Callable[[Simulator, Any], Listing]] = {
     ("IGUser", "tags"): lambda sim, user: ItemListing("IGMedia", ()),  # no tagged media in the seeded world
     ("IGUser", "conversations"): lambda sim, user: ItemListing("IGConversation", sim.inbox.conversations(user)),
     ("IGMedia", "children"): lambda sim, media: ItemListing("IGMedia", media.children),
-    ("IGMedia", "comments"): lambda sim, media: ItemListing(
-        "IGComment", sim.world.comments(media) if media.ordinal >= 0 else ()),
-    ("IGComment", "replies"): lambda sim, comment: ItemListing("IGComment", comment.replies),
+    ("IGMedia", "comments"): lambda sim, media: ItemListing("IGComment", sim.comments(media)),
+    ("IGComment", "replies"): lambda sim, comment: ItemListing("IGComment", sim.replies(comment)),
     ("IGConversation", "messages"): lambda sim, conversation: ItemListing(
         "IGMessage", sim.inbox.messages(conversation)),
 }

@@ -180,3 +180,12 @@ class SimulatorProcess:
 
     def customer_writes(self, conversation_id: str, text: str) -> dict[str, Any]:
         return self._call("POST", f"/conversations/{conversation_id}/messages", json={"text": text})
+
+    def refuse_publish(self, error: str, times: int = 1, account_id: str | None = None) -> list[dict[str, Any]]:
+        """The next ``times`` media_publish calls answer ``error`` ("not_ready": 9007/2207027,
+        "builder_expired": 24/2207008) and publish nothing."""
+        return self._call("POST", "/publish_refusals", json={"error": error, "times": times, "account_id": account_id})
+
+    def delete_object(self, object_id: str) -> dict[str, Any]:
+        """A feed media, story, comment or reply disappears, as if deleted in the Instagram app."""
+        return self._call("DELETE", f"/objects/{object_id}")

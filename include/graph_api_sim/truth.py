@@ -2,6 +2,8 @@
 
 Deliberately independent of the API code paths (no paging, no field selection), so a
 test can check what a client collected through the API against what is really there.
+Deleted objects are left out; ``include_deleted=true`` lists them too, every record then
+carrying ``deleted``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from typing import Any
 
 from . import catalog
 from .clock import iso
+from .ids import legacy_id
 from .insights import (account_series, account_total, demographic_total, media_refusal, media_values,
-                       parse_time, split)
+                       parse_time, split, supported_metrics)
 from .simulator import Simulator
 from .world import Account, Comment, Conversation, Media, Message
 
@@ -20,9 +23,9 @@ class TruthError(LookupError):
     """An unknown kind or object, or a missing parameter (answered with HTTP 404)."""
 
 
-def media_record(media: Media) -> dict[str, Any]:
+def media_record(media: Media, seed: int) -> dict[str, Any]:
     record = {
-        "id": media.id, "owner_id": media.owner_id, "username": media.username, "caption": media.caption,
+        "id": media.id, "ig_id": str(legacy_id(seed, media.id, 19)), "owner_id": media.owner_id, "username": media.username, "caption": media.caption,
         "media_type": media.media_type, "media_product_type": media.media_product_type,
         "media_url": media.media_url, "permalink": media.permalink, "thumbnail_url": media.thumbnail_url,
         "timestamp": iso(media.timestamp), "like_count": media.like_count,
@@ -32,22 +35,23 @@ def media_record(media: Media) -> dict[str, Any]:
     if media.media_product_type == catalog.PRODUCT_STORY:
         record["viewers"] = media.viewers
     if media.parent_id is None:
-        record["children"] = [media_record(child) for child in media.children]
+        record["children"] = [media_record(child, seed) for child in media.children]
     return record
 
 
 def comment_record(comment: Comment) -> dict[str, Any]:
-    record = {"id": comment.id, "media_id": comment.media_id, "text": comment.text, "username": comment.username,
-              "from_id": comment.from_id, "timestamp": iso(comment.timestamp), "like_count": comment.like_count,
-              "parent_id": comment.parent_id}
-    if comment.parent_id is None:
-        record["replies"] = [comment_record(reply) for reply in comment.replies]
-    return record
+    return {"id": comment.id, "media_id": comment.media_id, "text": comment.text, "username": comment.username,
+            "from_id": comment.from_id, "timestamp": iso(comment.timestamp), "like_count": comment.like_count,
+            "parent_id": comment.parent_id}
 
 
 def message_record(message: Message) -> dict[str, Any]:
     return {"id": message.id, "created_time": iso(message.created_time), "from_id": message.from_id,
             "from_username": message.from_username, "to_id": message.to_id, "message": message.text}
+
+
+def _include_deleted(params: dict[str, str]) -> bool:
+    return params.get("include_deleted", "").lower() == "true"
 
 
 class Truth:
@@ -72,23 +76,47 @@ class Truth:
         return account
 
     def _media_node(self, params: dict[str, str]) -> Media:
-        media = self.sim.node(params.get("media_id", ""))
+        media_id = params.get("media_id", "")
+        media = self.sim.node(media_id)
+        if media is None and _include_deleted(params):
+            media = self.sim.runtime_nodes.get(media_id) or self.sim.world.node(media_id)
         if not isinstance(media, Media):
             raise TruthError(f"no media {params.get('media_id')!r}")
         return media
 
+    def _kept(self, nodes: Any, params: dict[str, str], record: Any) -> list[dict[str, Any]]:
+        """Records of the nodes that exist; with include_deleted, of all of them, flagged."""
+        include = _include_deleted(params)
+        out = []
+        for node in nodes:
+            hidden = self.sim.deletions.hides(node)
+            if hidden and not include:
+                continue
+            out.append({**record(node), "deleted": hidden} if include else record(node))
+        return out
+
+    def _media_record(self, media: Media) -> dict[str, Any]:
+        return {**media_record(media, self.sim.world.seed),
+                "comments_count": self.sim.deletions.comments_count(media)}
+
     def _media(self, params: dict[str, str]) -> list[dict[str, Any]]:
         account = self._account(params)
         assert account is not None
-        return [media_record(m) for m in (*self.sim.publishing.new_posts(account), *account.feed)]
+        posts = (*self.sim.publishing.new_posts(account, include_deleted=True), *account.feed)
+        return self._kept(posts, params, self._media_record)
 
     def _stories(self, params: dict[str, str]) -> list[dict[str, Any]]:
-        return [media_record(m) for m in self.sim.publishing.live_stories(self._account(params))]  # type: ignore[arg-type]
+        stories = self.sim.publishing.live_stories(self._account(params), include_deleted=True)  # type: ignore[arg-type]
+        return self._kept(stories, params, self._media_record)
 
     def _comments(self, params: dict[str, str]) -> list[dict[str, Any]]:
         media = self._media_node(params)
         threads = self.sim.world.comments(media) if media.ordinal >= 0 else []
-        return [comment_record(c) for c in threads]
+
+        def thread(comment: Comment) -> dict[str, Any]:
+            return {**comment_record(comment), "replies": self._kept(comment.replies, params, comment_record)}
+
+        return self._kept(threads, params, thread)
 
     def _account_insights(self, params: dict[str, str]) -> dict[str, Any]:
         account = self._account(params)
@@ -121,9 +149,10 @@ class Truth:
         account = self.sim.world.account(media.owner_id)
         assert account is not None
         refusal = media_refusal(media, account)
+        supported = supported_metrics(media, self.sim.settings.refused_media_metrics)
         return {
             "media_id": media.id,
-            "values": media_values(self.sim.world.seed, media, account.followers_count),
+            "values": media_values(self.sim.world.seed, media, account.followers_count, supported),
             "refused": None if refusal is None else {"name": refusal.name, "code": refusal.spec.code,
                                                       "subcode": refusal.spec.subcode},
         }
@@ -149,8 +178,9 @@ class Truth:
 
     def _published(self, params: dict[str, str]) -> list[dict[str, Any]]:
         account = self._account(params, required=False)
-        return [post.describe() for post in self.sim.publishing.published
-                if account is None or post.account_id == account.id]
+        posts = [post for post in self.sim.publishing.published if account is None or post.account_id == account.id]
+        by_media = {post.media.id: post for post in posts}
+        return self._kept([post.media for post in posts], params, lambda media: by_media[media.id].describe())
 
     def _sent_messages(self, params: dict[str, str]) -> list[dict[str, Any]]:
         account = self._account(params, required=False)

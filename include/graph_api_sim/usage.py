@@ -5,6 +5,9 @@ per app and account); the app as a whole is limited to ``calls_per_hour`` times 
 number of accounts. Percentages go out in ``X-Business-Use-Case-Usage`` (nested by
 account id, regain time in minutes) and ``X-App-Usage``; a header is left out while its
 call share rounds down to 0 %, because Meta sends them only after some calls.
+
+Messaging calls are not counted there: they have per-second limits of their own
+(``BurstLimiter``) and answer 613/2534040 beyond them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
 from . import catalog
@@ -78,6 +82,27 @@ class UsageMeter:
                 entry = {"type": "instagram", **_shares(pct), "estimated_time_to_regain_access": regain}
                 out.append((b"x-business-use-case-usage", _json({account_id: [entry]})))
         return out
+
+
+class BurstLimiter:
+    """At most ``limit()`` calls per account in any one second (0: unlimited); refused calls do not count."""
+
+    def __init__(self, clock: SimClock, limit: Callable[[], int]) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._calls: dict[str, deque[float]] = {}
+
+    def admit(self, account_id: str) -> None:
+        limit = self._limit()
+        if limit <= 0:
+            return
+        now = self._clock.now()
+        window = self._calls.setdefault(account_id, deque())
+        while window and window[0] <= now - 1:
+            window.popleft()
+        if len(window) >= limit:
+            raise GraphError("messaging_throttle")
+        window.append(now)
 
 
 def _shares(call_pct: int) -> dict[str, int]:

@@ -52,18 +52,27 @@ def test_window_closes_with_the_clock_and_reopens_when_the_customer_writes(graph
     assert graph.get(f"/{inside['id']}/messages", fields="message").json()["data"][1]["message"] == "Are you there?"
 
 
-def test_human_agent_tag_extends_the_window_to_seven_days(graph, sim):
+def test_human_agent_tag_extends_the_window_to_seven_days_when_approved(graph, sim):
+    sim.configure(human_agent_approved=True)
     inside, _ = _split(sim, graph.account()["id"])
     sim.advance_clock(3 * 86400)
     assert _send(graph, inside["user_id"], "Following up").status_code == 403
     assert _send(graph, inside["user_id"], "Following up", tag="HUMAN_AGENT").status_code == 200
+    sim.advance_clock(5 * 86400)
+    late = _send(graph, inside["user_id"], "Following up", tag="HUMAN_AGENT")
+    assert late.status_code == 403 and graph.error(late)["error_subcode"] == 2534022
 
 
-def test_text_length_limit(graph, sim):
+def test_text_is_limited_to_1000_utf8_bytes_not_characters(graph, sim):
     inside, _ = _split(sim, graph.account()["id"])
-    too_long = _send(graph, inside["user_id"], "x" * 1000)
-    assert too_long.status_code == 400 and graph.error(too_long)["code"] == 100
-    assert _send(graph, inside["user_id"], "x" * 999).status_code == 200
+    for text in ("x" * 1001, "é" * 501, "👋" * 251):  # 1001, 1002 and 1004 bytes; 1001, 501 and 251 characters
+        too_long = _send(graph, inside["user_id"], text)
+        assert too_long.status_code == 400, text[:3]
+        error = graph.error(too_long)
+        assert error["code"] == 100 and "1000 bytes" in error["message"]
+    for text in ("x" * 1000, "é" * 500, "👋" * 250):  # exactly 1000 bytes
+        assert _send(graph, inside["user_id"], text).status_code == 200
+    assert len(sim.truth("sent_messages")) == 3
 
 
 def test_form_encoded_send_and_bad_recipients(graph, sim):

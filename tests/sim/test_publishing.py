@@ -23,8 +23,9 @@ def test_image_lifecycle_publish_once(graph, sim):
     account_id = graph.account()["id"]
     container_id = _container(graph, image_url=IMAGE, caption="Hello #summer", alt_text="A beach")
     assert _status(graph, container_id)[0] == "IN_PROGRESS"
-    early = graph.post("/me/media_publish", creation_id=container_id)
-    assert (graph.error(early)["code"], graph.error(early)["error_subcode"]) == (24, 2207008)
+    early = graph.error(graph.post("/me/media_publish", creation_id=container_id))
+    assert (early["code"], early["error_subcode"]) == (9007, 2207027)  # not ready: wait, then publish
+    assert early["error_user_msg"] == "The media is not ready for publishing, please wait for a moment"
     sim.advance_clock(1)
     assert _status(graph, container_id)[0] == "FINISHED"
     published = graph.post(f"/{account_id}/media_publish", creation_id=container_id)
@@ -115,10 +116,10 @@ def test_carousel_needs_finished_items_and_publishes_children(graph, sim):
     items = [_container(graph, image_url=IMAGE, is_carousel_item="true") for _ in range(2)]
     items.append(_container(graph, media_type="VIDEO", video_url=VIDEO, is_carousel_item="true"))
     not_ready = graph.error(graph.post("/me/media", media_type="CAROUSEL", children=",".join(items)))
-    assert (not_ready["code"], not_ready["error_subcode"]) == (24, 2207008)
+    assert (not_ready["code"], not_ready["error_subcode"]) == (9007, 2207027)
     sim.advance_clock(2)
     lone_item = graph.error(graph.post("/me/media_publish", creation_id=items[0]))
-    assert lone_item["code"] == 100
+    assert (lone_item["code"], lone_item["error_subcode"]) == (100, 2207089)
     eleven = graph.error(graph.post("/me/media", media_type="CAROUSEL", children=",".join(items * 4)[:-1]))
     assert eleven["error_subcode"] == 2207028
     carousel = _container(graph, media_type="CAROUSEL", children=",".join(items), caption="Three slides")
