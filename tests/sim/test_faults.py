@@ -35,6 +35,10 @@ def test_error_fault_uses_meta_envelope(graph, sim):
     sim.add_fault(path="/media$", kind="error", code=100, subcode=33, message="Unsupported get request.", times=1)
     custom = graph.error(graph.get("/me/media"))
     assert (custom["code"], custom["error_subcode"], custom["message"]) == (100, 33, "Unsupported get request.")
+    assert "error_data" not in custom
+    sim.add_fault(path="/insights$", kind="error", code=100, error_data={"blame_field_specs": [["metric"]]}, times=1)
+    blamed = graph.error(graph.get("/me/insights", metric="reach", period="day"))
+    assert blamed["error_data"] == {"blame_field_specs": [["metric"]]}
     assert graph.get("/me/media").status_code == 200
 
 

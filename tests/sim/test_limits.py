@@ -69,6 +69,25 @@ def test_control_calls_do_not_count_and_headers_can_be_switched_off(graph, sim):
 def test_config_rejects_bad_values(sim):
     import requests
 
-    for bad in ({"throttle_code": 5}, {"calls_per_hour": 0}, {"nonsense": 1}):
+    for bad in ({"throttle_code": 5}, {"calls_per_hour": 0}, {"nonsense": 1}, {"conversations_calls_per_second": -1},
+                {"send_calls_per_second": -1}, {"refused_media_metrics": {"STORY": ["plays"]}}):
         response = requests.post(f"{sim.base_url}/__sim__/config", json=bad, timeout=5)
         assert response.status_code == 422, bad
+
+
+def test_new_settings_are_sim_config_fields_too():
+    import pytest
+
+    from graph_api_sim import SimConfig
+    from graph_api_sim.simulator import Simulator
+
+    config = SimConfig(accounts=1, media_per_account=4, refused_media_metrics={"REELS": ["reels_skip_rate"]},
+                       conversations_calls_per_second=0, send_calls_per_second=10, human_agent_approved=True)
+    sim = Simulator(config)
+    sim.settings.refused_media_metrics["REELS"].append("views")
+    sim.reset()  # back to the configuration, which a run cannot change
+    assert sim.settings.refused_media_metrics == {"REELS": ["reels_skip_rate"]}
+    assert (sim.settings.conversations_calls_per_second, sim.settings.send_calls_per_second,
+            sim.settings.human_agent_approved) == (0, 10, True)
+    with pytest.raises(ValueError):
+        SimConfig(refused_media_metrics={"FEED": ["nonsense"]})

@@ -202,3 +202,18 @@ def test_profile_fields(graph, fields):
     assert body["user_id"] == body["id"]
     small = graph.get("/me", account=2, fields="followers_count").json()
     assert small["followers_count"] < 100 <= body["followers_count"]
+
+
+def test_ig_id_is_served_on_users_and_media(graph, sim):
+    account_id = graph.account()["id"]
+    user = graph.get("/me", fields="id,ig_id").json()
+    assert isinstance(user["ig_id"], int) and len(str(user["ig_id"])) == 10
+    assert graph.get("/me", account=1, fields="ig_id").json()["ig_id"] != user["ig_id"]
+    truth = sim.truth("media", account_id=account_id)
+    listed = graph.get("/me/media", fields="id,ig_id,children{id,ig_id}", limit=10).json()["data"]
+    assert [m["ig_id"] for m in listed] == [m["ig_id"] for m in truth[:10]]
+    assert all(m["ig_id"].isdigit() and len(m["ig_id"]) == 19 for m in listed)
+    story = sim.truth("stories", account_id=account_id)[0]
+    assert graph.get(f"/{story['id']}", fields="ig_id").json()["ig_id"] == story["ig_id"]
+    sim.reset()
+    assert graph.get("/me", fields="ig_id").json() == {"ig_id": user["ig_id"], "id": account_id}  # seeded
