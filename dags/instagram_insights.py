@@ -10,10 +10,12 @@ For every enabled account:
    (or *Trigger → Backfill* in the UI).
 2. **media insights** into **`instagram.media_insights`**: media younger than
    `recent_days` every run, older media (up to `max_age_days`) once a week, with the
-   metric set of each media type.
+   metric set of each media type. Stories are read hourly by `instagram_media` while
+   they are live; media deleted on Instagram are skipped (`deleted_at`).
 
 A metric Meta refuses (retired, not for this media type, media older than the business
-account) is logged and skipped. Each run spends at most `call_budget` calls per account;
+account) is logged and skipped; refusals are remembered in `instagram.metric_refusals`
+and asked again after a week. follower_count is read for the last 30 days only. Each run spends at most `call_budget` calls per account;
 when it is spent the run stops cleanly and the next run goes on from there.
 """
 

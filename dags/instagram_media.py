@@ -7,11 +7,15 @@ For every enabled account:
    The first run pages the whole edge; later runs stop once they reach media older than
    the look-back window (param `lookback_days`), so a run costs a few calls and keeps
    the counts of recent posts fresh. Updates the `instagram.media` asset.
-2. **stories** that are live now into `instagram.media` (`media_product_type = 'STORY'`).
+2. **stories** that are live now into `instagram.media` (`media_product_type = 'STORY'`),
+   and their insights into **`instagram.media_insights`**: Meta serves a story's insights
+   only for its 24 hours, so the last hourly read before it expires holds its final numbers.
 3. **comments** and replies of media from the last `comment_days` days into
    **`instagram.comments`**.
 
 Set param `full_refresh` to page every media again (e.g. to refresh old like counts).
+A post or comment deleted on Instagram keeps its row, marked with `deleted_at`, and is
+not asked about again.
 """
 
 from datetime import datetime

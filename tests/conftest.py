@@ -116,3 +116,19 @@ def token_store(schema: str, sim) -> object:
     store = TokenStore(conn_factory=lambda: psycopg2.connect(schema))
     sim.register_accounts(store)
     return store
+
+
+@pytest.fixture
+def warehouse(schema):
+    """Query the test warehouse: ``warehouse("SELECT ...", params) -> rows`` (each call commits)."""
+    import psycopg2
+
+    conn = psycopg2.connect(schema)
+
+    def query(sql: str, params: tuple = ()) -> list[tuple]:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    yield query
+    conn.close()

@@ -127,7 +127,7 @@ def cmd_accounts_enable(args: argparse.Namespace) -> int:
 
 def cmd_accounts_revoke(args: argparse.Namespace) -> int:
     """Revoke the token at Meta (through the hook), then mark it revoked and disable the account."""
-    from instagram_graph.errors import GraphApiError
+    from instagram_graph.errors import GraphApiError, RateLimitError, advice_for
     from instagram_graph.hooks.graph_api import InstagramGraphHook
     from instagram_graph.token_lifecycle import RevokeNotConfirmed, revoke
 
@@ -143,9 +143,12 @@ def cmd_accounts_revoke(args: argparse.Namespace) -> int:
     except AirflowNotFoundException as exc:
         raise UsageError(f"{exc}: define it as an Airflow connection (e.g. env AIRFLOW_CONN_<CONN_ID>)") from None
     except (GraphApiError, RevokeNotConfirmed) as exc:
+        what_to_do = "Run the command again."
+        if isinstance(exc, GraphApiError) and not exc.retryable and not isinstance(exc, RateLimitError):
+            what_to_do = advice_for(exc, account_id=args.account_id)
         print(
             f"instagram-graph: Meta did not revoke the token of account {args.account_id}: {exc}. "
-            "Nothing was changed; run the command again.",
+            f"Nothing was changed. {what_to_do}",
             file=sys.stderr,
         )
         return EXIT_GRAPH_API

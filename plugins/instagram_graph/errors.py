@@ -164,6 +164,11 @@ class ObjectNotFoundError(InvalidRequestError):
     default_advice = "The object no longer exists on Instagram (deleted, or a story past 24 h): nothing to do."
 
 
+class InsightsUnavailableError(InvalidRequestError):
+    """100/2108006: the media was posted before the account became a business account;
+    Meta will never give its insights. Skip it for good."""
+
+
 class PublishingLimitError(GraphApiError):
     """9/2207042: the rolling 24-hour publishing quota is used up."""
 
@@ -277,7 +282,7 @@ def _rows() -> Iterable[tuple[int, int | None, ErrorRule]]:
     yield 100, ANY, ErrorRule(InvalidRequestError, yields_to_transient=True)
     yield 100, 33, ErrorRule(ObjectNotFoundError)
     yield 100, 2108006, ErrorRule(
-        InvalidRequestError,
+        InsightsUnavailableError,
         advice="The media was posted before the account became a business account: Meta has no insights for it. "
         "It is skipped from now on; nothing to do.",
     )

@@ -20,18 +20,29 @@ ACCOUNT_TOTAL_VALUE: tuple[str, ...] = (
     "shares",
     "saves",
     "replies",
+    "reposts",
     "profile_links_taps",
+    "follows_and_unfollows",
+    # Retired as time series (Jan 2025) but still answered as total_value.
+    "profile_views",
+    "website_clicks",
 )
+# follower_count answers only for the last 30 days, today excluded; an older day fails
+# the WHOLE call, so it is asked only for days within this many days of today.
+FOLLOWER_COUNT = "follower_count"
+FOLLOWER_COUNT_MAX_AGE_DAYS = 30
 
-# Media insights by media_product_type (carousel children have none).
+# Media insights by media_product_type (carousel children have none). Meta may still
+# refuse one for some media: the sync remembers that (instagram.metric_refusals).
 MEDIA_METRICS: dict[str, tuple[str, ...]] = {
     "FEED": (
         "reach", "views", "likes", "comments", "saved", "shares",
-        "total_interactions", "profile_visits", "follows",
+        "total_interactions", "profile_visits", "follows", "profile_activity",
     ),
     "REELS": (
         "reach", "views", "likes", "comments", "saved", "shares",
         "total_interactions", "ig_reels_avg_watch_time", "ig_reels_video_view_total_time",
+        "reels_skip_rate", "reposts",
     ),
     "STORY": (
         "reach", "views", "shares", "replies", "navigation", "follows",
@@ -39,11 +50,18 @@ MEDIA_METRICS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Exceptions by (media_product_type, media_type): legacy feed videos (before reels took
+# over single videos in 2023) refuse total_interactions.
+MEDIA_METRIC_EXCEPTIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("FEED", "VIDEO"): frozenset({"total_interactions"}),
+}
+
 # Never requested: retired by Meta (kept here so a reviewer sees why they are absent).
+# profile_views and website_clicks are retired as time series only (see above).
 DEPRECATED: frozenset[str] = frozenset(
     {
         "impressions", "plays", "clips_replays_count", "ig_reels_aggregated_all_plays_count",
-        "video_views", "profile_views", "website_clicks", "email_contacts", "phone_call_clicks",
+        "video_views", "email_contacts", "phone_call_clicks",
         "text_message_clicks", "get_directions_clicks",
     }
 )
@@ -55,8 +73,11 @@ LAG_DAYS = 2  # Meta's data may lag 48 h: every run re-reads this many days befo
 def media_metrics(media_product_type: str | None, media_type: str | None = None) -> tuple[str, ...]:
     """The metric set for one media, () when it has no insights."""
     if media_product_type in MEDIA_METRICS:
-        return MEDIA_METRICS[media_product_type]
-    if media_product_type in (None, "AD") and media_type in ("IMAGE", "CAROUSEL_ALBUM", "VIDEO"):
-        return MEDIA_METRICS["FEED"]
-    return ()
+        product_type = media_product_type
+    elif media_product_type in (None, "AD") and media_type in ("IMAGE", "CAROUSEL_ALBUM", "VIDEO"):
+        product_type = "FEED"
+    else:
+        return ()
+    left_out = MEDIA_METRIC_EXCEPTIONS.get((product_type, media_type or ""), frozenset())
+    return tuple(metric for metric in MEDIA_METRICS[product_type] if metric not in left_out)
 

@@ -40,7 +40,7 @@ MEDIA = TableSpec(
     columns=(
         "media_id", "account_id", "username", "caption", "media_type", "media_product_type",
         "media_url", "permalink", "thumbnail_url", "shortcode", "timestamp", "like_count",
-        "comments_count", "is_comment_enabled", "raw",
+        "comments_count", "is_comment_enabled", "raw", "deleted_at",
     ),
     touch=("updated_at",),
 )
@@ -55,7 +55,7 @@ COMMENTS = TableSpec(
     key=("comment_id",),
     columns=(
         "comment_id", "media_id", "account_id", "parent_comment_id", "username", "text",
-        "like_count", "timestamp", "raw",
+        "like_count", "timestamp", "raw", "deleted_at",
     ),
     touch=("updated_at",),
 )
@@ -111,11 +111,13 @@ def snapshot_row(account_id: str, profile: Profile, captured_at: datetime) -> di
 
 # --- media ------------------------------------------------------------------------------
 
-_MEDIA_FIELDS = MEDIA.columns[2:-1]
+# Columns read from the API object; deleted_at is ours (sql/008): a media Meta lists exists.
+_MEDIA_FIELDS = tuple(c for c in MEDIA.columns if c not in ("media_id", "account_id", "raw", "deleted_at"))
 
 
 def media_row(account_id: str, media: Media) -> dict[str, Any]:
-    row = {"media_id": media["id"], "account_id": account_id, "raw": media}
+    """A media Meta just listed; loading it clears a ``deleted_at`` mark (Meta restored it)."""
+    row = {"media_id": media["id"], "account_id": account_id, "raw": media, "deleted_at": None}
     for field in _MEDIA_FIELDS:
         row[field] = media.get(field)
     return row
@@ -155,6 +157,7 @@ def _comment_row(account_id: str, media_id: str, comment: Mapping[str, Any], par
         "like_count": comment.get("like_count"),
         "timestamp": comment.get("timestamp"),
         "raw": raw,
+        "deleted_at": None,
     }
 
 

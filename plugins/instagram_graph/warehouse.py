@@ -231,14 +231,18 @@ _MEDIA_FOR_INSIGHTS = """
         SELECT max(loaded_at) AS loaded_at FROM instagram.media_insights i WHERE i.media_id = m.media_id
     ) last ON true
     WHERE m.account_id = %(account_id)s
+      AND m.deleted_at IS NULL
+      AND m.media_product_type IS DISTINCT FROM 'STORY'
       AND m."timestamp" >= %(oldest)s
       AND (m."timestamp" >= %(recent)s OR last.loaded_at IS NULL OR last.loaded_at < %(stale_before)s)
     ORDER BY last.loaded_at NULLS FIRST, m."timestamp" DESC
 """
 _RECENT_COMMENTED_MEDIA = """
-    SELECT media_id FROM instagram.media
-    WHERE account_id = %s AND "timestamp" >= %s AND comments_count > 0
-    ORDER BY "timestamp" DESC
+    SELECT m.media_id FROM instagram.media m
+    WHERE m.account_id = %(account_id)s AND m."timestamp" >= %(since)s AND m.deleted_at IS NULL
+      AND (m.comments_count > 0 OR EXISTS (
+          SELECT 1 FROM instagram.comments c WHERE c.media_id = m.media_id AND c.deleted_at IS NULL))
+    ORDER BY m."timestamp" DESC
 """
 _CONVERSATION_TIMES = "SELECT conversation_id, updated_time FROM instagram.conversations WHERE account_id = %s"
 
@@ -259,7 +263,9 @@ def write_state(conn: Any, account_id: str, stream: str, state: Mapping[str, Any
 def media_for_insights(
     conn: Any, account_id: str, *, oldest: datetime, recent: datetime, stale_before: datetime
 ) -> list[tuple[str, str | None, str | None]]:
-    """Media whose insights are due: recent ones always, older ones once they are stale.
+    """Feed and reels media whose insights are due: recent ones always, older ones once
+    they are stale. Stories (read while live by the stories stream) and media marked
+    deleted are left out.
 
     Least recently loaded first, so a run cut short by its call budget is continued by
     the next run instead of starting over.
@@ -271,8 +277,10 @@ def media_for_insights(
 
 
 def recent_commented_media(conn: Any, account_id: str, since: datetime) -> list[str]:
+    """Media posted since ``since`` that has comments, by Meta's count or in our table
+    (so comments deleted down to none are still read once, and marked)."""
     with conn, conn.cursor() as cur:
-        cur.execute(_RECENT_COMMENTED_MEDIA, (account_id, since))
+        cur.execute(_RECENT_COMMENTED_MEDIA, {"account_id": account_id, "since": since})
         return [row[0] for row in cur.fetchall()]
 
 

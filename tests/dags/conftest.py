@@ -13,7 +13,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,27 +52,18 @@ def airflow_env(tmp_path_factory, pg_dsn, redis_url, sim_server) -> dict[str, st
 def run_dag(airflow_env, token_store, redis_client):
     """Run one DAG with `airflow dags test`; returns its exit code and output."""
 
-    def run(dag_id: str, logical_date: str | None = None, conf: str | None = None) -> DagRun:
+    def run(
+        dag_id: str, logical_date: str | None = None, conf: str | None = None, env: dict[str, str] | None = None
+    ) -> DagRun:
+        """``env``: variables to set or replace for this run only (e.g. another connection)."""
         args = [AIRFLOW, "dags", "test", dag_id]
         if logical_date:
             args.append(logical_date)
         if conf:
             args += ["-c", conf]
-        result = subprocess.run(args, env=airflow_env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        result = subprocess.run(
+            args, env={**airflow_env, **(env or {})}, capture_output=True, text=True, timeout=600, cwd=ROOT
+        )
         return DagRun(result.returncode, result.stdout + result.stderr)
 
     return run
-
-
-@pytest.fixture
-def warehouse(schema):
-    """Query the test warehouse: ``warehouse("SELECT ...", params) -> rows``."""
-    conn = psycopg2.connect(schema)
-
-    def query(sql: str, params: tuple = ()) -> list[tuple]:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-
-    yield query
-    conn.close()

@@ -180,7 +180,7 @@ def test_expired_token_fails_only_that_accounts_task(run_dag, sim, warehouse) ->
     loaded = {r[0] for r in warehouse("SELECT account_id FROM instagram.profiles")}
     assert loaded == {a["id"] for a in others}
     assert f"account {victim['id']}: TokenExpiredError" in result.output
-    assert "reconnect the account" in result.output
+    assert f"Reconnect account {victim['id']}" in result.output, "the catalogue's advice names the account"
     assert victim["token"] not in result.output
 
 

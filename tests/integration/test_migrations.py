@@ -32,6 +32,7 @@ EXPECTED_TABLES = {
     "publish_jobs",
     "outbound_messages",
     "sync_state",
+    "metric_refusals",
 }
 # Tables holding Graph API objects: each keeps the whole object in `raw`.
 ENTITY_TABLES = {

@@ -85,7 +85,7 @@ def test_revoke_changes_nothing_when_meta_cannot_be_reached(cli_env, token_store
     first, _, _ = accounts
     sim.add_fault(method="DELETE", path=r"/permissions$", kind="http_500")
     assert cli.main(["accounts", "revoke", first["id"]]) == cli.EXIT_GRAPH_API
-    assert "Nothing was changed; run the command again" in capsys.readouterr().err
+    assert "Nothing was changed. Run the command again." in capsys.readouterr().err
     (info,) = [i for i in token_store.list_accounts() if i.account_id == first["id"]]
     assert (info.status, info.enabled) == ("active", True)
 

@@ -162,6 +162,11 @@ class InstagramSyncOperator(BaseOperator):
             summary["rows_written"] or "{}",
             "" if result.complete else " (call budget spent: the next run goes on)",
         )
+        if result.gone:
+            self.log.info(
+                "%d object(s) no longer exist at Meta (deleted, or expired): marked deleted_at, not asked again",
+                result.gone,
+            )
         if result.skipped:
             self.log.warning("Skipped %d item(s): %s", len(result.skipped), "; ".join(result.skipped[:10]))
         return summary

@@ -74,6 +74,7 @@ class SyncResult:
     rows_written: Counter = field(default_factory=Counter)
     calls: int = 0
     skipped: list[str] = field(default_factory=list)
+    gone: int = 0  # objects Meta no longer has (deleted, expired), marked deleted_at
     complete: bool = True
 
     def add(self, results: dict[str, UpsertResult]) -> None:
@@ -89,5 +90,6 @@ class SyncResult:
             "rows_written": dict(self.rows_written),
             "calls": self.calls,
             "skipped": self.skipped[:50],
+            "gone": self.gone,
             "complete": self.complete,
         }

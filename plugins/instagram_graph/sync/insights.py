@@ -2,8 +2,14 @@
 
 Account insights follow the Airflow data interval, so backfills fill past days; each
 run also re-reads the ``LAG_DAYS`` before its interval because Meta's numbers settle
-for up to 48 hours. A metric Meta refuses (retired, unsupported for a media type,
-media from before the business conversion) is logged and skipped, never a failed run.
+for up to 48 hours. follower_count is asked only for the last 30 days (older days fail
+the whole call at Meta). A metric Meta refuses (retired, unsupported for a media type)
+is logged, skipped and - for media - remembered (:mod:`instagram_graph.sync.refusals`);
+media from before the business conversion and media that are gone are skipped for good.
+Never a failed run for any of these.
+
+Stories are not read here: Meta serves their insights only while they are live (24 h),
+so the hourly stories stream reads them (:func:`read_media_insights`).
 """
 
 from __future__ import annotations
@@ -13,10 +19,17 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
-from instagram_graph.errors import InvalidRequestError, PermissionDeniedError
+from instagram_graph.errors import (
+    InsightsUnavailableError,
+    InvalidRequestError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+)
 from instagram_graph.metrics import (
     ACCOUNT_TIME_SERIES,
     ACCOUNT_TOTAL_VALUE,
+    FOLLOWER_COUNT,
+    FOLLOWER_COUNT_MAX_AGE_DAYS,
     LAG_DAYS,
     MAX_SPAN_DAYS,
     media_metrics,
@@ -24,23 +37,38 @@ from instagram_graph.metrics import (
 from instagram_graph.models import Insight
 from instagram_graph.records import ACCOUNT_INSIGHTS, MEDIA_INSIGHTS, account_insight_rows, media_insight_rows
 from instagram_graph.sync.base import BudgetSpent, SyncResult, SyncRun
+from instagram_graph.sync.refusals import DEFAULT_RETRY_DAYS, MetricRefusals, kind_of
+from instagram_graph.sync.vanished import mark_media_gone
 from instagram_graph.warehouse import load, media_for_insights, read_state, write_state
 
 log = logging.getLogger(__name__)
 
-NOT_BUSINESS_YET_SUBCODE = 2108006  # media posted before the account became a business account
 DEFAULT_RECENT_DAYS = 30
 DEFAULT_MAX_AGE_DAYS = 90
 DEFAULT_STALE_DAYS = 7
 
 
-def _spans(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
+def _spans(
+    start: datetime, end: datetime, days: int, *, split_at: datetime | None = None
+) -> list[tuple[datetime, datetime]]:
+    """[start, end) in spans of at most ``days``; none crosses ``split_at``."""
+    if split_at is not None and start < split_at < end:
+        return _spans(start, split_at, days) + _spans(split_at, end, days)
     spans = []
     while start < end:
         stop = min(start + timedelta(days=days), end)
         spans.append((start, stop))
         start = stop
     return spans
+
+
+def _today(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def follower_count_floor(now: datetime | None = None) -> datetime:
+    """The oldest ``since`` Meta answers follower_count for (30 days, today excluded)."""
+    return _today(now) - timedelta(days=FOLLOWER_COUNT_MAX_AGE_DAYS)
 
 
 def days_of(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -55,13 +83,14 @@ def days_of(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 def reread_start(interval_start: datetime, lag_days: int, now: datetime | None = None) -> datetime:
     """Where a run starts reading: earlier than its interval only for days that may still
     change (those within ``lag_days`` of now), so backfills of settled days stay exact."""
-    today = (now or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
-    unsettled_from = today - timedelta(days=lag_days)
+    unsettled_from = _today(now) - timedelta(days=lag_days)
     return min(interval_start, max(interval_start - timedelta(days=lag_days), unsettled_from))
 
 
 def _refused_metric(error: InvalidRequestError, metrics: Sequence[str]) -> str | None:
     """The metric an error-100 message names, if it names one of ours."""
+    if isinstance(error, (ObjectNotFoundError, InsightsUnavailableError)):
+        return None
     text = error.api_message
     for metric in sorted(metrics, key=len, reverse=True):
         if re.search(rf"\b{re.escape(metric)}\b", text):
@@ -75,8 +104,12 @@ def fetch_skipping_refused(
     run: SyncRun,
     result: SyncResult,
     what: str,
+    on_refused: Callable[[str, str], None] | None = None,
 ) -> list[Insight]:
-    """Call ``fetch(metrics)``; on a refusal naming a metric, drop it and ask again."""
+    """Call ``fetch(metrics)``; on a refusal naming a metric, drop it and ask again.
+
+    ``on_refused(metric, message)`` hears of each refusal (to remember it).
+    """
     remaining = list(metrics)
     while remaining:
         run.spend()
@@ -89,20 +122,29 @@ def fetch_skipping_refused(
             log.warning("%s: Meta refused metric %s (%s); skipping it", what, metric, exc.api_message)
             result.skipped.append(f"{what}: {metric}")
             remaining.remove(metric)
+            if on_refused is not None:
+                on_refused(metric, exc.api_message)
     return []
 
 
 def sync_account_insights(run: SyncRun) -> SyncResult:
-    """Time-series metrics in spans of up to 30 days; total-value metrics one day per call."""
+    """Time-series metrics in spans of up to 30 days; total-value metrics one day per call.
+
+    follower_count is left out of spans older than :func:`follower_count_floor` (a span
+    never straddles it), so a backfill of old days reads every other metric.
+    """
     result = SyncResult("account_insights", run.account_id)
     interval_start, end = days_of(run.interval_start, run.interval_end)
     start = reread_start(interval_start, run.option("lag_days", LAG_DAYS))
+    floor = follower_count_floor()
     hook, account = run.hook, run.account_id
+    time_series = run.option("time_series_metrics", ACCOUNT_TIME_SERIES)
     try:
-        for since, until in _spans(start, end, MAX_SPAN_DAYS):
+        for since, until in _spans(start, end, MAX_SPAN_DAYS, split_at=floor):
+            metrics = [m for m in time_series if m != FOLLOWER_COUNT or since >= floor]
             insights = fetch_skipping_refused(
                 lambda ms, s=since, u=until: hook.get_account_insights(account, ms, period="day", since=s, until=u),
-                run.option("time_series_metrics", ACCOUNT_TIME_SERIES),
+                metrics,
                 run,
                 result,
                 f"account {account}",
@@ -127,9 +169,56 @@ def sync_account_insights(run: SyncRun) -> SyncResult:
     return result
 
 
+def read_media_insights(
+    run: SyncRun,
+    result: SyncResult,
+    refusals: MetricRefusals,
+    media_id: str,
+    media_type: str | None,
+    product_type: str | None,
+) -> bool:
+    """Read and load one media's insights; False when the media has none to give (gone,
+    posted before the business conversion, too few viewers, every metric refused).
+
+    :raises InsightsUnavailableError: the media predates the business conversion (the
+        caller remembers it); budget and other errors propagate.
+    """
+    kind = kind_of(product_type, media_type)
+    metrics = refusals.allowed(kind, media_metrics(product_type, media_type))
+    if not metrics:
+        return False
+    account = run.account_id
+    try:
+        insights = fetch_skipping_refused(
+            lambda ms: run.hook.get_media_insights(account, media_id, ms),
+            metrics,
+            run,
+            result,
+            f"media {media_id}",
+            on_refused=lambda metric, text: refusals.refused(kind, metric, text),
+        )
+    except ObjectNotFoundError:
+        log.info("Media %s of account %s is gone at Meta (100/33); marked deleted", media_id, account)
+        mark_media_gone(run.conn, media_id)
+        result.gone += 1
+        return False
+    except PermissionDeniedError as exc:  # e.g. a story with fewer than 5 viewers
+        result.skipped.append(f"media {media_id}: {exc.api_message}")
+        return False
+    if not insights:
+        return False
+    refusals.accepted(kind, [insight["name"] for insight in insights])
+    rows = [row for insight in insights for row in media_insight_rows(account, media_id, insight)]
+    result.add(load(run.conn, [(MEDIA_INSIGHTS, rows)]))
+    return True
+
+
 def sync_media_insights(run: SyncRun) -> SyncResult:
-    """Insights of media younger than ``recent_days`` every run, older ones (up to
-    ``max_age_days``) once they are ``stale_days`` old, least recently loaded first."""
+    """Insights of feed and reels media younger than ``recent_days`` every run, older ones
+    (up to ``max_age_days``) once they are ``stale_days`` old, least recently loaded first.
+
+    Options also: ``refusal_retry_days`` (default 7), when a refused metric is asked again.
+    """
     result = SyncResult("media_insights", run.account_id)
     now = run.interval_end
     due = media_for_insights(
@@ -139,38 +228,23 @@ def sync_media_insights(run: SyncRun) -> SyncResult:
         recent=now - timedelta(days=run.option("recent_days", DEFAULT_RECENT_DAYS)),
         stale_before=now - timedelta(days=run.option("stale_days", DEFAULT_STALE_DAYS)),
     )
-    hook, account = run.hook, run.account_id
+    refusals = MetricRefusals(run.conn, run.option("refusal_retry_days", float(DEFAULT_RETRY_DAYS)))
     # Media Meta will never give insights for (2108006): remembered, so no call is wasted on them again.
-    state = read_state(run.conn, account, "media_insights")
+    state = read_state(run.conn, run.account_id, "media_insights")
     unavailable = set(state.get("unavailable", []))
     try:
         for media_id, media_type, product_type in due:
-            metrics = media_metrics(product_type, media_type)
-            if not metrics or media_id in unavailable:
+            if media_id in unavailable:
                 continue
             try:
-                insights = fetch_skipping_refused(
-                    lambda ms, m=media_id: hook.get_media_insights(account, m, ms),
-                    metrics,
-                    run,
-                    result,
-                    f"media {media_id}",
-                )
-            except InvalidRequestError as exc:
-                if exc.subcode != NOT_BUSINESS_YET_SUBCODE:
-                    raise
+                read_media_insights(run, result, refusals, media_id, media_type, product_type)
+            except InsightsUnavailableError:
                 result.skipped.append(f"media {media_id}: posted before the business conversion")
                 unavailable.add(media_id)
-                continue
-            except PermissionDeniedError as exc:  # e.g. a story with fewer than 5 viewers
-                result.skipped.append(f"media {media_id}: {exc.api_message}")
-                continue
-            rows = [row for insight in insights for row in media_insight_rows(account, media_id, insight)]
-            result.add(load(run.conn, [(MEDIA_INSIGHTS, rows)]))
     except BudgetSpent:
         result.complete = False
     finally:
         if unavailable != set(state.get("unavailable", [])):
-            write_state(run.conn, account, "media_insights", {**state, "unavailable": sorted(unavailable)})
+            write_state(run.conn, run.account_id, "media_insights", {**state, "unavailable": sorted(unavailable)})
     result.calls = run.calls_spent
     return result
