@@ -85,11 +85,3 @@ def test_deleted_media_comments_and_expired_stories_are_marked_and_never_asked_a
     assert {r[0] for r in warehouse("SELECT media_id FROM instagram.media WHERE media_id = ANY(%s)", (doomed_media,))} == set(
         doomed_media
     )
-
-
-def test_a_media_meta_lists_again_is_unmarked(run_dag, sim, warehouse) -> None:
-    assert run_dag("instagram_media").returncode == 0
-    newest = sim.truth("media", account_id=sim.accounts()[0]["id"])[0]["id"]
-    warehouse("UPDATE instagram.media SET deleted_at = now() WHERE media_id = %s RETURNING media_id", (newest,))
-    assert run_dag("instagram_media").returncode == 0
-    assert warehouse("SELECT deleted_at FROM instagram.media WHERE media_id = %s", (newest,)) == [(None,)]

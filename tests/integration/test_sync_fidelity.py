@@ -149,3 +149,11 @@ def test_a_media_gone_from_the_walk_is_marked(run_stream, sim, account, warehous
     assert result.gone == 1
     marked = warehouse("SELECT media_id FROM instagram.media WHERE deleted_at IS NOT NULL")
     assert marked == [(newest[2]["id"],)]
+
+
+def test_a_media_meta_lists_again_is_unmarked(run_stream, sim, account, warehouse) -> None:
+    run_stream("media")
+    newest = sim.truth("media", account_id=account["id"])[0]["id"]
+    warehouse("UPDATE instagram.media SET deleted_at = now() WHERE media_id = %s", (newest,))
+    run_stream("media")
+    assert warehouse("SELECT deleted_at FROM instagram.media WHERE media_id = %s", (newest,)) == [(None,)]
