@@ -91,9 +91,11 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_list(args: argparse.Namespace) -> int:
+    from instagram_graph.errors import reconnect_hint
+
     infos = _call(_store().list_accounts)
     if not infos:
-        print("no accounts; add one with: instagram-graph accounts add ACCOUNT_ID < token-file")
+        print(f"no accounts; add one with: {reconnect_hint(None)}")
         return EXIT_OK
     header = ("account", "username", "enabled", "status", "expires", "days left")
     rows = [
@@ -110,6 +112,12 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    unreadable = [info.account_id for info in infos if info.status == "undecryptable"]
+    if unreadable:
+        print(
+            f"\n{len(unreadable)} token(s) cannot be decrypted with the keys in INSTAGRAM_TOKEN_KEYS: add the key "
+            "they were encrypted with (comma-separated, newest first), or reconnect those accounts."
+        )
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from instagram_graph import db
-from instagram_graph.errors import TokenExpiredError, TokenInvalidError, redact
+from instagram_graph.errors import TokenExpiredError, TokenInvalidError, reconnect_hint, redact
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ _LIST_ACCOUNTS = """
 SELECT a.account_id, a.username, a.enabled, a.disabled_reason,
        t.account_id IS NOT NULL AS has_token, t.expires_at, t.status, t.last_error,
        t.expires_at IS NOT NULL AND t.expires_at <= now() AS past_expiry,
-       floor(extract(epoch FROM t.expires_at - now()) / 86400)::integer AS days_left
+       floor(extract(epoch FROM t.expires_at - now()) / 86400)::integer AS days_left,
+       t.ciphertext
   FROM instagram.accounts a
   LEFT JOIN instagram.oauth_tokens t USING (account_id)
  ORDER BY a.account_id
@@ -122,8 +123,9 @@ class AccessToken:
 class AccountTokenInfo:
     """One row of :meth:`TokenStore.list_accounts`: an account and its token's health.
 
-    ``status`` is None when the account has no token, and ``"expired"`` once ``expires_at``
-    has passed even if nothing marked it yet. ``days_left`` is whole days until expiry
+    ``status`` is None when the account has no token, ``"expired"`` once ``expires_at``
+    has passed even if nothing marked it yet, and ``"undecryptable"`` when no key in
+    ``INSTAGRAM_TOKEN_KEYS`` decrypts the stored token (it cannot be used as it is). ``days_left`` is whole days until expiry
     (negative once expired; None without expiry or token).
     """
 
@@ -202,7 +204,7 @@ class TokenStore:
             if row is None:
                 raise TokenStoreError(
                     f"No token stored for Instagram account {account_id}. Add one with: "
-                    f"instagram-graph accounts add {account_id} < token-file"
+                    f"{reconnect_hint(account_id)}"
                 )
             ciphertext, token_type, scopes, issued_at, expires_at, status, last_error, past_expiry = row
             if status == "active" and past_expiry:
@@ -210,7 +212,7 @@ class TokenStore:
                 cur.execute(_MARK_EXPIRED, (last_error, account_id))
                 status = "expired"
 
-        readd = f"Add a new token with: instagram-graph accounts add {account_id} < token-file"
+        readd = f"Add a new token with: {reconnect_hint(account_id)}"
         if status == "expired":
             when = f" at {expires_at.isoformat()}" if expires_at is not None else ""
             raise TokenExpiredError(f"The access token of Instagram account {account_id} expired{when}. {readd}")
@@ -295,9 +297,13 @@ class TokenStore:
             cur.execute(_LIST_ACCOUNTS)
             rows = cur.fetchall()
         infos = []
-        for account_id, username, enabled, disabled_reason, has_token, expires_at, status, last_error, past, days in rows:
+        fernet = self._fernet() if any(row[4] for row in rows) else None
+        for (account_id, username, enabled, disabled_reason, has_token, expires_at, status, last_error, past, days,
+             ciphertext) in rows:
             if has_token and status == "active" and past:
                 status = "expired"
+            if has_token and status == "active" and not _decrypts(fernet, ciphertext):
+                status = "undecryptable"
             infos.append(
                 AccountTokenInfo(
                     account_id=account_id,
@@ -366,8 +372,19 @@ class TokenStore:
                 f"None of the {self._key_count} key(s) in {KEYS_ENV} decrypts the token of "
                 f"Instagram account {account_id}. Set {KEYS_ENV} to include the key it was "
                 f"encrypted with (comma-separated, newest first), or add the token again: "
-                f"instagram-graph accounts add {account_id} < token-file"
+                f"{reconnect_hint(account_id)}"
             ) from None
+
+
+def _decrypts(fernet: MultiFernet | None, ciphertext: Any) -> bool:
+    """Whether the current keys decrypt ``ciphertext`` (the plaintext is dropped at once)."""
+    if fernet is None or ciphertext is None:
+        return False
+    try:
+        fernet.decrypt(bytes(ciphertext))
+    except InvalidToken:
+        return False
+    return True
 
 
 def _load_keys(spec: str | None) -> list[Fernet]:
@@ -417,11 +434,11 @@ def _require_row(cur: Any, account_id: str, what: str = "token") -> None:
         if what == "account":
             raise TokenStoreError(
                 f"Unknown Instagram account {account_id}. Add it with: "
-                f"instagram-graph accounts add {account_id} < token-file"
+                f"{reconnect_hint(account_id)}"
             )
         raise TokenStoreError(
             f"No token stored for Instagram account {account_id}. Add one with: "
-            f"instagram-graph accounts add {account_id} < token-file"
+            f"{reconnect_hint(account_id)}"
         )
 
 

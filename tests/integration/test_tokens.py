@@ -453,3 +453,19 @@ def test_cli_migrate(pg_dsn):
     again = _cli(pg_dsn, "migrate")
     assert again.returncode == 0
     assert "nothing to apply" in again.stdout
+
+
+def test_list_tells_which_tokens_the_current_keys_cannot_decrypt(dsn, connect, store):
+    store.put(ACCOUNT, TOKEN, expires_at=_in_days(30))
+    other_key = Fernet.generate_key().decode()
+    TokenStore(conn_factory=connect, keys=other_key).put(OTHER_ACCOUNT, OTHER_TOKEN, expires_at=_in_days(30))
+
+    infos = {info.account_id: info.status for info in store.list_accounts()}
+    assert infos == {ACCOUNT: "active", OTHER_ACCOUNT: "undecryptable"}
+
+    listed = _cli(dsn, "accounts", "list")
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if line.startswith(OTHER_ACCOUNT))
+    assert "undecryptable" in line
+    assert "1 token(s) cannot be decrypted" in listed.stdout
+    assert OTHER_TOKEN not in listed.stdout

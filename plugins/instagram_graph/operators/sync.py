@@ -29,6 +29,7 @@ from instagram_graph.errors import (
     RateLimitError,
     TokenError,
     advice_for,
+    reconnect_hint,
 )
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.sync import STREAMS, SyncRun
@@ -190,5 +191,5 @@ def enabled_accounts() -> list[str]:
 
     accounts = TokenStore().enabled_accounts()
     if not accounts:
-        log.warning("No enabled accounts. Add one with: instagram-graph accounts add ACCOUNT_ID < token.txt")
+        log.warning("No enabled accounts. Add one with: %s", reconnect_hint(None))
     return accounts
