@@ -30,7 +30,8 @@ class GraphApiSettings:
     :param app_secret: signs each call with ``appsecret_proof`` when set.
     :param access_token: a single account's token kept in the connection (optional).
     :param calls_per_hour: our own sliding-window limit per account, shared via Redis:
-        at most this many calls per ``window_seconds``.
+        at most this many calls per ``window_seconds``. (Named for the default window of
+        an hour; the name stays because it is the extra every existing connection sets.)
     :param window_seconds: the length of that window (3600: the task card's "200 calls
         per hour"; 86400 models Meta's rolling 24-hour Business Use Case budget).
     :param messaging_calls_per_second: pace of Conversations API calls per account

@@ -26,7 +26,7 @@ def make_hook(sim, token_store, redis_client) -> Iterator[Callable[..., Instagra
         hook = InstagramGraphHook(
             settings=settings,
             token_store=token_store,
-            rate_limiter=RedisRateLimiter(redis_client, limit=calls_per_hour),
+            rate_limiter=RedisRateLimiter(redis_client, limit=calls_per_hour, window_seconds=settings.window_seconds),
             throttle=UsageThrottle(redis_client, threshold_pct=settings.usage_threshold_pct),
         )
         hooks.append(hook)

@@ -481,3 +481,114 @@ def test_drop_gives_the_lease_back_at_once(redis_client) -> None:
     assert limiter.usage("acct") == 4
     slots.take("acct")
     assert limiter.usage("acct") == 5, "after a drop the lease starts small again"
+
+
+# --- window length and call budgets ------------------------------------------------------------
+
+
+def test_a_two_second_window_admits_three_refuses_the_fourth_and_admits_after_it(redis_client) -> None:
+    limiter = RedisRateLimiter(redis_client, limit=3, window_seconds=2)
+
+    assert [limiter.acquire("acct") for _ in range(3)] == [0.0] * 3
+    wait = limiter.acquire("acct")
+    assert 1.8 < wait <= 2.0, "the 4th waits for the first call to leave a 2 s window, not an hour"
+    assert limiter.usage("acct") == 3
+    time.sleep(wait + 0.05)
+    assert limiter.acquire("acct") == 0.0
+    assert limiter.usage("acct") == 1
+
+
+@pytest.mark.parametrize(
+    ("rate", "limit", "window"),
+    [(2, 2, 1.1), (100, 100, 1.1), (0.5, 1, 2.1), (2.5, 2, 0.9), (1, 1, 1.1)],
+)
+def test_pace_window_keeps_the_rate_with_a_margin_for_the_trip(rate, limit, window) -> None:
+    from instagram_graph.rate_limit import pace_window
+
+    assert pace_window(rate) == (limit, pytest.approx(window))
+    assert pace_window(rate, margin=0)[0] / pace_window(rate, margin=0)[1] == pytest.approx(rate)
+    with pytest.raises(ValueError):
+        pace_window(0)
+
+
+def _budgets(redis_client, **kwargs):
+    from instagram_graph.rate_limit import CallBudgets
+
+    return CallBudgets(
+        RedisRateLimiter(redis_client, limit=kwargs.pop("limit", 100), window_seconds=3600),
+        UsageThrottle(redis_client),
+        app_id="app",
+        **kwargs,
+    )
+
+
+def test_messaging_budgets_leave_the_platform_window_untouched(redis_client) -> None:
+    budgets = _budgets(redis_client, slot_lease_max=1, messaging_calls_per_second=50)
+    assert budgets.take("platform", "acct").wait == 0.0
+    for _ in range(20):
+        assert budgets.take("send", "acct").wait == 0.0
+    for _ in range(20):
+        assert budgets.take("conversations", "acct").wait == 0.0
+
+    assert budgets.limiter("platform").usage("acct") == 1
+    assert budgets.limiter("send").usage("acct") == 20
+    assert budgets.limiter("conversations").usage("acct") == 20
+    assert redis_client.exists("ig:rate_limit:send:acct", "ig:rate_limit:conversations:acct") == 2
+
+
+def test_conversations_are_paced_at_two_per_second_and_the_wait_is_inline(redis_client) -> None:
+    budgets = _budgets(redis_client)  # messaging_calls_per_second defaults to Meta's 2
+    assert [budgets.take("conversations", "acct").wait for _ in range(2)] == [0.0, 0.0]
+
+    refused = budgets.take("conversations", "acct")
+    assert not refused.paused and 1.0 < refused.wait <= 1.1
+    assert budgets.waits_inline("conversations", refused), "pacing never defers"
+    assert "paced at 2/s" in budgets.describe("conversations", refused)
+    assert budgets.take("conversations", "other-acct").wait == 0.0, "per account"
+    assert budgets.take("platform", "acct").wait == 0.0, "platform calls are not paced"
+    time.sleep(refused.wait + 0.02)
+    assert budgets.take("conversations", "acct").wait == 0.0
+
+
+def test_a_messaging_throttle_pauses_that_budget_only(redis_client) -> None:
+    from instagram_graph.rate_limit import MESSAGING_THROTTLE_PAUSE
+
+    budgets = _budgets(redis_client)
+    assert budgets.pause("conversations", "acct", None) == MESSAGING_THROTTLE_PAUSE
+
+    paused = budgets.take("conversations", "acct")
+    assert paused.paused and MESSAGING_THROTTLE_PAUSE - 1 < paused.wait <= MESSAGING_THROTTLE_PAUSE
+    assert not budgets.waits_inline("conversations", paused), "a throttle pause may defer"
+    assert budgets.take("platform", "acct").wait == 0.0
+    assert budgets.take("send", "acct").wait == 0.0, "Meta limits sends apart from reads"
+    assert budgets.take("conversations", "other-acct").wait == 0.0
+    assert budgets.throttle.pause_remaining("app", "acct") == 0.0
+
+
+def test_a_platform_pause_leaves_messaging_alone(redis_client) -> None:
+    from instagram_graph.rate_limit import PLATFORM_THROTTLE_PAUSE
+
+    budgets = _budgets(redis_client, slot_lease_max=8)
+    for _ in range(4):
+        budgets.take("platform", "acct")  # holding a lease of 4 with 3 slots unused
+    assert budgets.pause("platform", "acct", None) == PLATFORM_THROTTLE_PAUSE
+    assert budgets.limiter("platform").usage("acct") == 4, "the unused leased slots went back"
+    budgets.throttle.pause("app", "acct", 60, app_wide=True)  # and app usage at 100 %
+
+    assert budgets.take("platform", "acct").paused
+    assert budgets.take("conversations", "acct").wait == 0.0
+    assert budgets.take("send", "acct").wait == 0.0
+
+
+def test_a_regain_time_from_meta_wins_over_the_default_pause(redis_client) -> None:
+    budgets = _budgets(redis_client)
+    assert budgets.pause("send", "acct", 42.0) == 42.0
+    assert 41 < budgets.take("send", "acct").wait <= 42
+
+
+def test_an_unknown_budget_is_refused(redis_client) -> None:
+    budgets = _budgets(redis_client)
+    with pytest.raises(ValueError, match="unknown call budget 'dm'; one of platform, conversations, send"):
+        budgets.take("dm", "acct")
+    with pytest.raises(ValueError, match="unknown call budget"):
+        budgets.pause("dm", "acct", 1.0)

@@ -51,8 +51,20 @@ def test_old_form_prefix_is_understood() -> None:
         ('{"api_version": "24"}', "v24.0"),
         ('{"timout": 3}', "unknown extra field"),
         ('{"calls_per_hour": 0}', "at least 1"),
+        ('{"window_seconds": 0}', "window_seconds must be at least 1"),
+        ('{"messaging_calls_per_second": 0}', "messaging_calls_per_second must be positive"),
     ],
 )
 def test_bad_values_name_the_field_and_the_fix(extra: str, words: str) -> None:
     with pytest.raises(SettingsError, match=words):
         GraphApiSettings.from_connection(conn(extra=extra))
+
+
+def test_window_and_messaging_pace_come_from_extras_beside_calls_per_hour() -> None:
+    settings = GraphApiSettings.from_connection(
+        conn(extra='{"calls_per_hour": 4800, "window_seconds": "86400", "messaging_calls_per_second": "1.5"}')
+    )
+    assert (settings.calls_per_hour, settings.window_seconds) == (4800, 86400)
+    assert settings.messaging_calls_per_second == 1.5
+    defaults = GraphApiSettings.from_connection(conn(extra='{"calls_per_hour": 50}'))
+    assert (defaults.window_seconds, defaults.messaging_calls_per_second) == (3600, 2.0), "old connections"

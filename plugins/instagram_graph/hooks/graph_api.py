@@ -2,8 +2,10 @@
 
 Every call goes through :meth:`InstagramGraphHook.call`, which in order
 1. takes the account's token (from the encrypted token store, expiry checked in memory),
-2. waits for a slot: the shared usage-header pause, then the Redis sliding window
-   (slots are leased a few at a time when calls come fast: see ``SlotLeases``),
+2. waits for a slot of the call's budget: its pauses, then its Redis sliding window
+   (``platform`` for most calls, ``conversations`` and ``send`` for messaging, which Meta
+   counts apart: see ``CallBudgets``; platform slots are leased a few at a time when
+   calls come fast: see ``SlotLeases``),
 3. sends one request on a pooled session with a timeout (token in the Authorization
    header, so it never appears in a URL that urllib3 or a proxy might log),
 4. feeds the usage headers to the shared throttle, and
@@ -19,7 +21,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -54,6 +56,9 @@ from instagram_graph.models import (
 from instagram_graph.retries import build_retrying
 from instagram_graph.settings import GraphApiSettings
 
+if TYPE_CHECKING:
+    from instagram_graph.rate_limit import Budget
+
 PROFILE_FIELDS = (
     "id,username,name,biography,website,profile_picture_url,followers_count,follows_count,media_count"
 )
@@ -68,7 +73,6 @@ REPLY_FIELDS = "id,text,username,timestamp,like_count"
 COMMENT_FIELDS = f"id,text,username,timestamp,like_count,replies{{{REPLY_FIELDS}}}"
 MESSAGE_FIELDS = "id,created_time,from,to,message"
 MAX_PAGE_SIZE = 100
-DEFAULT_THROTTLE_PAUSE = 300.0  # Meta throttled us without saying for how long.
 
 
 def _unix(value: datetime | int | float | None) -> int | None:
@@ -87,8 +91,9 @@ class InstagramGraphHook(BaseHook):
     :param redis_conn_id: Redis connection shared by all workers for the rate limiter.
     :param token_store: where per-account tokens live; built on first use from the
         ``instagram_warehouse`` connection unless the connection holds one token.
-    :param rate_limiter: a :class:`~instagram_graph.rate_limit.RedisRateLimiter`; built
-        from ``redis_conn_id`` and ``calls_per_hour`` when omitted.
+    :param rate_limiter: a :class:`~instagram_graph.rate_limit.RedisRateLimiter`, the
+        platform window; built from ``redis_conn_id``, ``calls_per_hour`` and
+        ``window_seconds`` when omitted. The messaging budgets live on its Redis.
     :param throttle: a :class:`~instagram_graph.rate_limit.UsageThrottle`; same.
     :param settings: overrides the connection entirely (tests, scripts).
     :param session: a ``requests.Session`` to share; one is made per hook otherwise.
@@ -117,7 +122,7 @@ class InstagramGraphHook(BaseHook):
         self._token_store = token_store
         self._rate_limiter = rate_limiter
         self._throttle = throttle
-        self._slots: Any = None
+        self._budgets: Any = None
         self._session = session
         self._redis_client: Any = None
         self._tokens: dict[str, Any] = {}
@@ -193,7 +198,9 @@ class InstagramGraphHook(BaseHook):
         if self._rate_limiter is None:
             from instagram_graph.rate_limit import RedisRateLimiter
 
-            self._rate_limiter = RedisRateLimiter(self._redis(), limit=self.settings.calls_per_hour)
+            self._rate_limiter = RedisRateLimiter(
+                self._redis(), limit=self.settings.calls_per_hour, window_seconds=self.settings.window_seconds
+            )
         return self._rate_limiter
 
     @property
@@ -205,19 +212,25 @@ class InstagramGraphHook(BaseHook):
         return self._throttle
 
     @property
-    def slots(self) -> Any:
-        """This hook's leases on the rate limiter's window (see ``SlotLeases``)."""
-        if self._slots is None:
-            from instagram_graph.rate_limit import SlotLeases
+    def budgets(self) -> Any:
+        """The call budgets (platform, conversations, send) and this hook's leased slots."""
+        if self._budgets is None:
+            from instagram_graph.rate_limit import CallBudgets
 
-            self._slots = SlotLeases(self.rate_limiter, max_lease=self.settings.slot_lease_max)
-        return self._slots
+            self._budgets = CallBudgets(
+                self.rate_limiter,
+                self.throttle,
+                app_id=self.settings.app_id,
+                slot_lease_max=self.settings.slot_lease_max,
+                messaging_calls_per_second=self.settings.messaging_calls_per_second,
+            )
+        return self._budgets
 
     def close(self) -> None:
         """Give back unused leased slots and close the HTTP session."""
-        if self._slots is not None:
+        if self._budgets is not None:
             try:
-                self._slots.release_all()
+                self._budgets.release_all()
             except RateLimiterUnavailableError as exc:  # they leave the window within the hour
                 self.log.warning("Unused rate-limit slots not given back: %s", exc)
         if self._session is not None:
@@ -259,12 +272,17 @@ class InstagramGraphHook(BaseHook):
         idempotent: bool | None = None,
         versioned: bool = True,
         token_in_query: bool = False,
+        budget: Budget = "platform",
     ) -> dict[str, Any]:
         """Make one Graph API call for ``account_id`` and return the decoded JSON object.
 
         :param path: path after the version, such as ``17841400000/media``.
         :param idempotent: whether retrying after an ambiguous failure is safe; defaults
             to True for GET and DELETE and False for POST.
+        :param budget: which of the account's budgets the call spends: ``platform``
+            (default), ``conversations`` (Conversations API reads, paced at
+            ``messaging_calls_per_second``) or ``send`` (Send API, 100/s). Set by the
+            messaging methods; see :class:`~instagram_graph.rate_limit.CallBudgets`.
         :raises GraphApiError: the classified failure, after the retry policy gave up.
         """
         method = method.upper()
@@ -274,7 +292,7 @@ class InstagramGraphHook(BaseHook):
             self.settings, idempotent=idempotent, log=self.log, describe=lambda: f"{method} /{path}"
         )
         return retrying(
-            self._attempt, account_id, method, path, params, json, versioned, token_in_query
+            self._attempt, account_id, method, path, params, json, versioned, token_in_query, budget
         )
 
     def _attempt(
@@ -286,9 +304,10 @@ class InstagramGraphHook(BaseHook):
         json: Mapping[str, Any] | None,
         versioned: bool,
         token_in_query: bool,
+        budget: Budget = "platform",
     ) -> dict[str, Any]:
         token = self._access_token(account_id)
-        self._wait_for_slot(account_id)
+        self._wait_for_slot(account_id, budget)
         query = {k: v for k, v in (params or {}).items() if v is not None}
         headers = {}
         if token_in_query:
@@ -312,15 +331,17 @@ class InstagramGraphHook(BaseHook):
         except requests.RequestException as exc:
             # `from None`: requests' own message repeats the URL, query string included.
             raise TransientError(f"{method} /{path} failed: {type(exc).__name__}", account_id=account_id) from None
-        return self._read(account_id, method, path, response)
+        return self._read(account_id, method, path, response, budget)
 
-    def _read(self, account_id: str, method: str, path: str, response: requests.Response) -> dict[str, Any]:
+    def _read(
+        self, account_id: str, method: str, path: str, response: requests.Response, budget: Budget = "platform"
+    ) -> dict[str, Any]:
         from instagram_graph.rate_limit import parse_usage_headers
 
         report = parse_usage_headers(response.headers)
         try:
             if self.throttle.record(self.settings.app_id, account_id, report) > 0:
-                self.slots.release_all()  # paused: leased slots must not outlive the pause
+                self.budgets.release_all()  # paused: leased slots must not outlive the pause
         except RateLimiterUnavailableError as exc:
             # The call already happened (perhaps a publish): losing its answer because
             # Redis blinked would be worse than missing one usage report.
@@ -337,13 +358,12 @@ class InstagramGraphHook(BaseHook):
                 http_status=response.status_code,
                 account_id=account_id,
             )
-        regain = report.regain_seconds.get(account_id) or max(report.regain_seconds.values(), default=None)
+        regain = None
+        if budget == "platform":  # usage headers time the platform budget, never messaging's
+            regain = report.regain_seconds.get(account_id) or max(report.regain_seconds.values(), default=None)
         error = classify(payload, response.status_code, retry_after=regain, account_id=account_id)
         if isinstance(error, RateLimitError):
-            pause = error.retry_after or DEFAULT_THROTTLE_PAUSE
-            self.throttle.pause(self.settings.app_id, account_id, pause)
-            self.slots.release_all()
-            error.retry_after = pause
+            error.retry_after = self.budgets.pause(budget, account_id, error.retry_after)
         elif isinstance(error, TokenError):
             self._note_token_failure(account_id, error)
         self.log.info(
@@ -351,24 +371,22 @@ class InstagramGraphHook(BaseHook):
         )
         raise error
 
-    def _wait_for_slot(self, account_id: str) -> None:
-        """Block until both the shared pause and the sliding window admit a call.
+    def _wait_for_slot(self, account_id: str, budget: Budget = "platform") -> None:
+        """Block until both the budget's pauses and its sliding window admit a call.
 
         One Redis round trip per attempt (pause keys and window in one Lua script). Short
         waits happen here; a wait past ``max_inline_wait`` is raised as a RateLimitError
         carrying ``retry_after`` so the operator can defer instead of holding a worker.
+        Messaging pacing (a full one-second window) is always waited here.
         """
         deadline = time.monotonic() + self.settings.max_inline_wait
-        pause_keys = self.throttle.keys(self.settings.app_id, account_id)
         while True:
-            wait, paused, _, _ = self.slots.take(account_id, pause_keys)
+            admission = self.budgets.take(budget, account_id)
+            wait = admission.wait
             if wait <= 0:
                 return
-            if paused:
-                reason = "Meta's usage headers or a throttle asked for a pause"
-            else:
-                reason = f"the {self.settings.calls_per_hour} calls/hour window is full"
-            if time.monotonic() + wait > deadline:
+            reason = self.budgets.describe(budget, admission)
+            if time.monotonic() + wait > deadline and not self.budgets.waits_inline(budget, admission):
                 raise RateLimitError(
                     f"account {account_id}: {reason}; next slot in {wait:.0f}s",
                     retry_after=wait,
@@ -387,13 +405,14 @@ class InstagramGraphHook(BaseHook):
         params: Mapping[str, Any] | None = None,
         after: str | None = None,
         limit: int = MAX_PAGE_SIZE,
+        budget: Budget = "platform",
     ) -> Page[dict[str, Any]]:
         """One page of an edge. The next request is rebuilt from ``cursors.after``."""
         query = dict(params or {})
         query["limit"] = max(1, min(limit, MAX_PAGE_SIZE))
         if after:
             query["after"] = after
-        payload = self.call(account_id, "GET", path, params=query)
+        payload = self.call(account_id, "GET", path, params=query, budget=budget)
         return _page_of(payload)
 
     def paginate(
@@ -403,6 +422,7 @@ class InstagramGraphHook(BaseHook):
         *,
         params: Mapping[str, Any] | None = None,
         limit: int = MAX_PAGE_SIZE,
+        budget: Budget = "platform",
     ) -> Iterator[dict[str, Any]]:
         """Every item of an edge, exactly once. Stops only when ``paging.next`` is absent.
 
@@ -411,7 +431,7 @@ class InstagramGraphHook(BaseHook):
         after: str | None = None
         seen: set[str] = set()
         while True:
-            page = self.get_page(account_id, path, params=params, after=after, limit=limit)
+            page = self.get_page(account_id, path, params=params, after=after, limit=limit, budget=budget)
             yield from page.data
             if page.after is None:
                 return
@@ -564,19 +584,21 @@ class InstagramGraphHook(BaseHook):
         params = {"platform": "instagram", "fields": "id,updated_time", "user_id": user_id}
         return cast(
             Iterator[Conversation],
-            self.paginate(account_id, f"{account_id}/conversations", params=params, limit=50),
+            self.paginate(account_id, f"{account_id}/conversations", params=params, limit=50, budget="conversations"),
         )
 
     def get_messages(self, account_id: str, conversation_id: str) -> list[Message]:
         """Every message of a conversation (first page by expansion, the rest by edge)."""
         payload = self.call(
-            account_id, "GET", conversation_id, params={"fields": f"messages{{{MESSAGE_FIELDS}}}"}
+            account_id, "GET", conversation_id, params={"fields": f"messages{{{MESSAGE_FIELDS}}}"},
+            budget="conversations",
         )
         first = _page_of(payload.get("messages") or {})
         messages = list(first.data)
         if first.after:
             edge = self.paginate(
-                account_id, f"{conversation_id}/messages", params={"fields": MESSAGE_FIELDS, "after": first.after}
+                account_id, f"{conversation_id}/messages", params={"fields": MESSAGE_FIELDS, "after": first.after},
+                budget="conversations",
             )
             messages.extend(edge)
         return cast(list[Message], messages)
@@ -584,7 +606,7 @@ class InstagramGraphHook(BaseHook):
     def send_message(self, account_id: str, recipient_id: str, text: str) -> SentMessage:
         """Send a text DM. Never retried blindly: a lost answer may mean it was sent."""
         body = {"recipient": {"id": recipient_id}, "message": {"text": text}}
-        payload = self.call(account_id, "POST", f"{account_id}/messages", json=body, idempotent=False)
+        payload = self.call(account_id, "POST", f"{account_id}/messages", json=body, idempotent=False, budget="send")
         return cast(SentMessage, payload)
 
     # --- tokens ---------------------------------------------------------------------------------
