@@ -21,10 +21,10 @@ when it is spent the run stops cleanly and the next run goes on from there.
 
 from datetime import datetime
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from instagram_graph import assets
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts, option_param
 
 with DAG(
     dag_id="instagram_insights",
@@ -36,9 +36,9 @@ with DAG(
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     params={
-        "call_budget": Param(150, type="integer", minimum=1, description="Graph API calls per account and task."),
-        "recent_days": Param(30, type="integer", minimum=1, description="Media this recent: insights every run."),
-        "max_age_days": Param(90, type="integer", minimum=1, description="Older media: no insights."),
+        "call_budget": option_param("call_budget", 150, "Graph API calls per account and task"),
+        "recent_days": option_param("recent_days", 30, "Media this many days old: insights every run"),
+        "max_age_days": option_param("max_age_days", 90, "Older media: no insights"),
     },
 ):
     accounts = enabled_accounts()

@@ -23,7 +23,7 @@ from datetime import datetime
 from airflow.sdk import DAG, Param
 
 from instagram_graph import assets
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts, option_param
 
 with DAG(
     dag_id="instagram_media",
@@ -35,8 +35,8 @@ with DAG(
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     params={
-        "lookback_days": Param(3, type="integer", minimum=1, description="Incremental runs re-read media this recent."),
-        "comment_days": Param(7, type="integer", minimum=0, description="Comments are read for media this recent."),
+        "lookback_days": option_param("lookback_days", 3, "Incremental runs re-read media this many days back"),
+        "comment_days": option_param("comment_days", 7, "Comments are read for media this many days old"),
         "full_refresh": Param(False, type="boolean", description="Page every media, not just recent ones."),
     },
 ):

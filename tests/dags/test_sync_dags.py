@@ -208,3 +208,12 @@ def test_a_run_killed_half_way_is_completed_by_the_rerun(airflow_env, run_dag, s
         "SELECT media_id FROM instagram.media WHERE media_product_type IS DISTINCT FROM 'STORY'"
     ))
     assert loaded == sorted(m["id"] for a in sim.accounts() for m in sim.truth("media", account_id=a["id"]))
+
+
+def test_a_huge_option_is_refused_before_any_call(run_dag, sim, warehouse) -> None:
+    sim.clear_requests()
+    result = run_dag("instagram_media", conf='{"comment_days": 1000000000000}')
+    assert result.returncode != 0
+    assert "comment_days" in result.output
+    assert sim.requests() == [], "no call to the Graph API"
+    assert warehouse("SELECT count(*) FROM instagram.media") == [(0,)]

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-from airflow.sdk import BaseOperator, task
+from airflow.sdk import BaseOperator, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from instagram_graph import db
@@ -33,6 +33,7 @@ from instagram_graph.errors import (
 )
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.sync import STREAMS, SyncRun
+from instagram_graph.sync.base import OPTION_LIMITS, SyncOptionError, validate_options
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,10 @@ class InstagramSyncOperator(BaseOperator):
 
     def execute(self, context: Any, event: Any = None) -> dict[str, Any]:
         start, end = _interval(context)
+        try:
+            call_budget = validate_options(dict(self.options), self.call_budget)
+        except SyncOptionError as exc:  # bad input: no call, no write, no retry
+            raise AirflowFailException(f"account {self.account_id}, stream {self.stream}: {exc}") from None
         hook = InstagramGraphHook(self.instagram_graph_conn_id)
         conn = db.connect()
         try:
@@ -145,7 +150,7 @@ class InstagramSyncOperator(BaseOperator):
                     interval_start=start,
                     interval_end=end,
                     options=dict(self.options),
-                    call_budget=int(self.call_budget) if self.call_budget is not None else None,
+                    call_budget=call_budget,
                 )
                 result = STREAMS[self.stream](run)
         except GraphApiError as exc:
@@ -182,6 +187,19 @@ def _interval(context: Any) -> tuple[datetime, datetime]:
     if start is None:
         start = end - timedelta(days=1)
     return start, end
+
+
+def option_param(name: str, default: int, description: str) -> Param:
+    """A DAG Param for a numeric stream option, bounded like the stream checks it
+    (:data:`~instagram_graph.sync.base.OPTION_LIMITS`), so the form refuses what the code would."""
+    low, high = OPTION_LIMITS[name]
+    return Param(
+        default,
+        type="integer",
+        minimum=int(low),
+        maximum=int(high),
+        description=f"{description} ({int(low)} to {int(high)})",
+    )
 
 
 @task(task_id="enabled_accounts")

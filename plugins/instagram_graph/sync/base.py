@@ -10,6 +10,24 @@ from typing import Any
 from instagram_graph.warehouse import UpsertResult
 
 
+# The range each numeric stream option may take: (minimum, maximum). The DAGs' Params use
+# the same bounds, so the trigger form and the code refuse the same values.
+OPTION_LIMITS: dict[str, tuple[float, float]] = {
+    "lookback_days": (1, 3650),  # the media edge serves about 10,000 posts: years at most
+    "comment_days": (0, 3650),
+    "recent_days": (1, 730),  # Meta keeps insights about two years
+    "max_age_days": (1, 730),
+    "stale_days": (1, 365),
+    "lag_days": (0, 30),
+    "refusal_retry_days": (0, 365),
+    "call_budget": (1, 100_000),
+}
+
+
+class SyncOptionError(ValueError):
+    """A stream option has a value the stream cannot use; retrying cannot help."""
+
+
 class BudgetSpent(Exception):
     """The run's call budget is used up; the stream stops cleanly and the next run goes on."""
 
@@ -58,10 +76,54 @@ class SyncRun:
             if isinstance(default, bool):
                 lowered = value.strip().lower()
                 if lowered not in ("true", "false", "1", "0"):
-                    raise ValueError(f"option {name}={value!r} is not a boolean")
+                    raise SyncOptionError(f"option {name}={value!r} is not a boolean: use true or false")
                 return lowered in ("true", "1")
-            return type(default)(value)
+            try:
+                value = type(default)(value)
+            except ValueError:
+                raise SyncOptionError(
+                    f"option {name}={value!r} is not a {type(default).__name__}: give a number such as {default}"
+                ) from None
+        return check_option(name, value)
+
+
+def validate_options(options: dict[str, Any], call_budget: Any = None) -> int | None:
+    """Check every numeric option (and the call budget) before the run makes any call.
+
+    Returns the call budget as an int (None: no budget).
+    :raises SyncOptionError: naming the first bad option, its range and the fix.
+    """
+    for name, value in options.items():
+        if name in OPTION_LIMITS and value not in (None, ""):
+            check_option(name, _number(name, value), shown=value)
+    if call_budget in (None, ""):
+        return None
+    return int(check_option("call_budget", _number("call_budget", call_budget), shown=call_budget))
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SyncOptionError(f"option {name}={value!r} is not a number: give a whole number of days or calls") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise SyncOptionError(f"option {name}={value!r} is not a finite number")
+    return number
+
+
+def check_option(name: str, value: Any, *, shown: Any = None) -> Any:
+    """``value``, or :class:`SyncOptionError` naming the option, its range and the fix."""
+    limits = OPTION_LIMITS.get(name)
+    if limits is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
+    low, high = limits
+    if not low <= value <= high:
+        raise SyncOptionError(
+            f"option {name}={value if shown is None else shown} is out of range: it must be between {low:g} and "
+            f"{high:g}. "
+            "Trigger the run again with a value in that range."
+        )
+    return value
 
 
 @dataclass
