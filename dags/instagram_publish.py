@@ -1,10 +1,11 @@
 """
 ### Instagram: publish one post (triggered)
 
-Publishes one **image, video, reel, story or carousel** for one account, exactly once.
-Trigger it from the UI form (*Trigger DAG*), the REST API or another DAG; there is no
-schedule. Bad input is refused by the form before the run starts, and by the task before
-anything is sent to Instagram.
+Publishes one **image, reel, story or carousel** for one account, exactly once. Trigger
+it from the UI form (*Trigger DAG*), the REST API or another DAG; there is no schedule.
+Bad input is refused by the form before the run starts, and by the task before anything
+is sent to Instagram. A single video is published as a **reel** (`REELS`): Instagram no
+longer takes a standalone `VIDEO` post.
 
 What the run does: checks the account's publishing quota (`content_publishing_limit`),
 creates the media container(s) (carousel items first, then the carousel), waits for
@@ -24,8 +25,11 @@ from airflow.sdk import DAG, Param
 
 from instagram_graph.operators.publish import InstagramPublishOperator
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+from instagram_graph.publishing import MEDIA_TYPES
 
 HTTPS_OR_EMPTY = r"^(https://\S+)?$"
+REELS_OPTIONS = "Reels options (REELS only)"
+TAGS_AND_PLACE = "People and place"
 
 with DAG(
     dag_id="instagram_publish",
@@ -40,29 +44,70 @@ with DAG(
             description="Instagram user id to publish as (`instagram-graph accounts list`).",
         ),
         "media_type": Param(
-            "IMAGE", type="string", enum=["IMAGE", "VIDEO", "REELS", "STORIES", "CAROUSEL"], title="Media type",
+            "IMAGE", type="string", enum=list(MEDIA_TYPES), title="Media type",
+            description="IMAGE, REELS (a single video), STORIES (an image or a video) or CAROUSEL.",
         ),
         "media_url": Param(
-            "", type="string", pattern=HTTPS_OR_EMPTY, title="Media URL",
+            None, type=["null", "string"], pattern=HTTPS_OR_EMPTY, title="Media URL",
             description="Public https:// URL of the image (JPEG) or video (MP4/MOV). Empty for CAROUSEL.",
         ),
         "children": Param(
-            [], type="array", items={"type": "string", "pattern": r"^https://\S+$"}, maxItems=10,
+            None, type=["null", "array"], items={"type": "string", "pattern": r"^https://\S+$"}, maxItems=10,
             title="Carousel items",
             description="CAROUSEL only: 2 to 10 https:// URLs, one per line; .mp4/.mov/.m4v files are videos.",
         ),
         "caption": Param(
-            "", type="string", maxLength=2200, title="Caption",
+            None, type=["null", "string"], maxLength=2200, title="Caption",
             description="At most 2200 characters and 30 hashtags. Leave empty for STORIES.",
         ),
-        "alt_text": Param("", type="string", maxLength=1000, title="Alt text", description="Describes images."),
+        "alt_text": Param(
+            None, type=["null", "string"], maxLength=1000, title="Alt text",
+            description="Describes the image: IMAGE, and a CAROUSEL's images. Not for REELS or STORIES.",
+        ),
+        "share_to_feed": Param(
+            None, type=["null", "boolean"], title="Also in the feed", section=REELS_OPTIONS,
+            description="Also show the reel in the profile grid (Instagram's default: yes).",
+        ),
+        "cover_url": Param(
+            None, type=["null", "string"], pattern=HTTPS_OR_EMPTY, title="Cover image URL", section=REELS_OPTIONS,
+            description="Public https:// URL of a cover image for the reel.",
+        ),
+        "thumb_offset": Param(
+            None, type=["null", "integer"], minimum=0, title="Cover frame (ms)", section=REELS_OPTIONS,
+            description="The frame used as cover, in milliseconds from the start (instead of a cover image).",
+        ),
+        "audio_name": Param(
+            None, type=["null", "string"], maxLength=200, title="Audio name", section=REELS_OPTIONS,
+            description="The name of the reel's original audio.",
+        ),
+        "user_tags": Param(
+            None, type=["null", "array"], maxItems=20, title="Tag people", section=TAGS_AND_PLACE,
+            items={
+                "type": "object",
+                "required": ["username"],
+                "properties": {
+                    "username": {"type": "string", "minLength": 1},
+                    "x": {"type": "number", "minimum": 0, "maximum": 1},
+                    "y": {"type": "number", "minimum": 0, "maximum": 1},
+                    "item": {"type": "integer", "minimum": 1, "maximum": 10},
+                },
+            },
+            description='JSON list, e.g. [{"username": "jane.doe", "x": 0.5, "y": 0.4}]. x and y (0 to 1, from '
+            "the top left) are required on images, left out on reels, optional on stories. CAROUSEL: "
+            '"item" is the position of the image (default 1).',
+        ),
+        "location_id": Param(
+            None, type=["null", "string", "integer"], pattern=r"^[0-9]*$", title="Location (Page id)", section=TAGS_AND_PLACE,
+            description="IMAGE, REELS or CAROUSEL: the numeric id of the place's Facebook Page.",
+        ),
         "idempotency_key": Param(
-            "", type="string", maxLength=250, title="Idempotency key",
+            None, type=["null", "string"], maxLength=250, title="Idempotency key",
             description="One key, one post. Empty: derived from the run. Reuse a key to resume, never to repost.",
         ),
         "wait_timeout_minutes": Param(
             60, type="integer", minimum=1, maximum=1440, title="Processing timeout (minutes)",
-            description="Give up when Instagram is still processing the media after this long.",
+            description="Give up when Instagram is still processing the media (or not ready to publish it) "
+            "after this long.",
         ),
     },
 ):
@@ -70,10 +115,16 @@ with DAG(
         task_id="publish",
         account_id="{{ params.account_id }}",
         media_type="{{ params.media_type }}",
-        media_url="{{ params.media_url }}",
+        media_url="{{ params.media_url or '' }}",
         children="{{ params.children | tojson }}",
-        caption="{{ params.caption }}",
-        alt_text="{{ params.alt_text }}",
-        idempotency_key="{{ params.idempotency_key }}",
+        caption="{{ params.caption or '' }}",
+        alt_text="{{ params.alt_text or '' }}",
+        share_to_feed="{{ params.share_to_feed | tojson }}",
+        cover_url="{{ params.cover_url or '' }}",
+        thumb_offset="{{ params.thumb_offset | tojson }}",
+        audio_name="{{ params.audio_name or '' }}",
+        user_tags="{{ params.user_tags | tojson }}",
+        location_id="{{ params.location_id or '' }}",
+        idempotency_key="{{ params.idempotency_key or '' }}",
         wait_timeout_minutes="{{ params.wait_timeout_minutes }}",
     )

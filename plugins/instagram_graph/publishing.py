@@ -6,7 +6,9 @@ docs/publishing-and-messaging.md):
 
 ``pending``            validated and recorded; item containers are being created
                        (``container_ids`` fills as each exists; a carousel's items then process)
-``containers_created`` the container to publish (``parent_container_id``) exists and processes
+``containers_created`` the container to publish (``parent_container_id``) exists and processes,
+                       or Meta answered "not ready" to media_publish (its answer is kept in
+                       the error columns meanwhile)
 ``ready``              it is FINISHED; publishing is next
 ``publishing``         media_publish is being (or was) sent; the outcome is not recorded yet
 ``published``          ``media_id``, ``permalink``, ``published_at`` recorded. Final.
@@ -23,6 +25,13 @@ container first: PUBLISHED means the post exists (the media is found on the acco
 edge and recorded), FINISHED means the request never took effect (publish again),
 ERROR/EXPIRED mean nothing was published. ``failed`` is only written when nothing was
 published, so starting a failed key over cannot post twice.
+
+Meta's answers to media_publish and container creation, as the error catalogue classes
+them: :class:`~instagram_graph.errors.NotReadyError` (24/2207008, 9007/2207027) means Meta
+did nothing; the job waits again (at least :data:`NOT_READY_WAIT`) and tries again until
+the wait timeout. Any other refusal - a policy one (spam, restricted account) included -
+fails the job at once with the catalogue's advice; nothing is retried and no account is
+paused (only throttles pause, in the hook).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,11 +48,13 @@ from urllib.parse import urlsplit
 
 from instagram_graph.errors import (
     GraphApiError,
+    NotReadyError,
     RateLimiterUnavailableError,
     RateLimitError,
     TokenError,
     TransientError,
     advice_for,
+    classify,
 )
 from instagram_graph.jobs import (
     JobTable,
@@ -55,21 +67,45 @@ from instagram_graph.jobs import (
 log = logging.getLogger(__name__)
 
 DUPLICATE_POST_CODE = 506  # Meta refuses a second media_publish of a container
+# After "not ready" (NotReadyError) the job waits at least this long before it tries again:
+# Meta asks for 30 s to 2 minutes.
+NOT_READY_WAIT = timedelta(seconds=30)
 
 # --- Instagram's rules, as data ------------------------------------------------------------
 
-MEDIA_TYPES = ("IMAGE", "VIDEO", "REELS", "STORIES", "CAROUSEL")
 CAROUSEL = "CAROUSEL"
+# What a request may ask for. A single feed video is a reel since July 2023: Meta refuses a
+# standalone VIDEO container when it is published (100/2207089), so VIDEO is refused up front.
+MEDIA_TYPES = ("IMAGE", "REELS", "STORIES", CAROUSEL)
+# Recorded by earlier versions of this package. Such jobs still resume from their recorded
+# containers (PublishRequest.from_record does not re-validate); no new request may ask for it.
+LEGACY_MEDIA_TYPES = ("VIDEO",)
 CAPTION_MAX_CHARS = 2200
 CAPTION_MAX_HASHTAGS = 30
 CAROUSEL_MIN_ITEMS, CAROUSEL_MAX_ITEMS = 2, 10
+USER_TAGS_MAX = 20  # people tagged in one image or reel
 HASHTAG = re.compile(r"#\w+")
+USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
+LOCATION_ID = re.compile(r"^[0-9]{1,32}$")
 # Carousel items and stories are images unless their file says video.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v")
 # The media_type sent when creating the container (None: omitted, which means image).
 CONTAINER_MEDIA_TYPE = {"IMAGE": None, "VIDEO": "VIDEO", "REELS": "REELS", "STORIES": "STORIES", CAROUSEL: "CAROUSEL"}
 HAS_CAPTION = {"IMAGE": True, "VIDEO": True, "REELS": True, "STORIES": False, CAROUSEL: True}
-TAKES_ALT_TEXT = {"IMAGE": True, "VIDEO": False, "REELS": False, "STORIES": True, CAROUSEL: True}
+# The media types that take each option. A CAROUSEL's alt_text and user_tags go on its image
+# items, its location_id on the carousel itself.
+OPTION_TYPES: dict[str, tuple[str, ...]] = {
+    "alt_text": ("IMAGE", CAROUSEL),
+    "share_to_feed": ("REELS",),
+    "cover_url": ("REELS",),
+    "thumb_offset": ("REELS",),
+    "audio_name": ("REELS",),
+    "user_tags": ("IMAGE", "REELS", "STORIES", CAROUSEL),
+    "location_id": ("IMAGE", "REELS", CAROUSEL),
+}
+# Where a user tag sits: at x/y on an image (required there), by name only on a reel; a
+# story takes either.
+TAG_POSITION = {"IMAGE": "required", CAROUSEL: "required", "REELS": "refused", "STORIES": "optional"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +132,68 @@ STATES = ("pending", "containers_created", "ready", "publishing", "published", "
 
 
 @dataclass(frozen=True)
+class UserTag:
+    """A person tagged in the post: ``x``/``y`` are fractions of the image's width and height.
+
+    ``item`` is the position (from 1) of the carousel image the tag is on; None elsewhere.
+    """
+
+    username: str
+    x: float | None = None
+    y: float | None = None
+    item: int | None = None
+
+    def param(self) -> dict[str, Any]:
+        """The entry Meta takes in ``user_tags``."""
+        if self.x is None:
+            return {"username": self.username}
+        return {"username": self.username, "x": self.x, "y": self.y}
+
+    def record(self) -> dict[str, Any]:
+        return {**self.param(), **({"item": self.item} if self.item is not None else {})}
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """The optional container parameters besides alt_text; which media types take each is
+    :data:`OPTION_TYPES`. None (no tags): not given, not sent, not recorded."""
+
+    share_to_feed: bool | None = None
+    cover_url: str | None = None
+    thumb_offset: int | None = None
+    audio_name: str | None = None
+    user_tags: tuple[UserTag, ...] = ()
+    location_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        """As :meth:`InstagramGraphHook.create_container` takes them."""
+        return {
+            "share_to_feed": self.share_to_feed,
+            "cover_url": self.cover_url,
+            "thumb_offset": self.thumb_offset,
+            "audio_name": self.audio_name,
+            "user_tags": [tag.param() for tag in self.user_tags] or None,
+            "location_id": self.location_id,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The options given, as stored in the request (a carousel tag keeps its item)."""
+        values = {**self.params(), "user_tags": [tag.record() for tag in self.user_tags] or None}
+        return {name: value for name, value in values.items() if value is not None}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> MediaOptions:
+        return cls(
+            share_to_feed=record.get("share_to_feed"),
+            cover_url=record.get("cover_url"),
+            thumb_offset=record.get("thumb_offset"),
+            audio_name=record.get("audio_name"),
+            user_tags=tuple(UserTag(**tag) for tag in record.get("user_tags") or ()),
+            location_id=record.get("location_id"),
+        )
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """The parameters of one ``POST /{ig-user-id}/media``."""
 
@@ -106,8 +204,10 @@ class ContainerSpec:
     alt_text: str | None = None
     is_carousel_item: bool = False
     children: tuple[str, ...] = ()
+    options: MediaOptions = MediaOptions()
 
     def params(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`InstagramGraphHook.create_container`."""
         return {
             "image_url": self.image_url,
             "video_url": self.video_url,
@@ -116,6 +216,7 @@ class ContainerSpec:
             "alt_text": self.alt_text,
             "is_carousel_item": self.is_carousel_item,
             "children": list(self.children) or None,
+            **self.options.params(),
         }
 
 
@@ -129,6 +230,7 @@ class PublishRequest:
     children: tuple[str, ...]
     caption: str | None
     alt_text: str | None
+    options: MediaOptions = MediaOptions()
 
     @classmethod
     def build(
@@ -140,21 +242,47 @@ class PublishRequest:
         children: Sequence[str] | str | None = (),
         caption: str | None = None,
         alt_text: str | None = None,
+        share_to_feed: bool | str | None = None,
+        cover_url: str | None = None,
+        thumb_offset: int | str | None = None,
+        audio_name: str | None = None,
+        user_tags: Sequence[Mapping[str, Any]] | str | None = None,
+        location_id: str | int | None = None,
     ) -> PublishRequest:
         """Check every rule Instagram would check, so a bad request fails before any call.
 
-        :raises RequestRefused: naming the problem and the fix.
+        Options may come as values or as the text a template renders (``true``, ``1500``,
+        a JSON array, ``null``); empty text means not given.
+
+        :raises RequestRefused: naming the field, the problem and the fix.
         """
         account_id = (account_id or "").strip()
         if not account_id:
             raise RequestRefused("account_id is empty: give the Instagram user id of the account to publish as.")
         media_type = (media_type or "").strip().upper()
+        if media_type in LEGACY_MEDIA_TYPES:
+            raise RequestRefused(
+                "media_type VIDEO is not offered: since July 2023 Instagram publishes a single video as a reel and "
+                "refuses a standalone VIDEO post (error 100/2207089). Set media_type to REELS (share_to_feed: true "
+                "also shows it in the profile grid), or put the video in a CAROUSEL."
+            )
         if media_type not in MEDIA_TYPES:
             raise RequestRefused(f"media_type {media_type!r} is not one of {', '.join(MEDIA_TYPES)}.")
-        media_url = (media_url or "").strip() or None
+        media_url = _text(media_url)
         items = _as_list(children)
         caption = caption if caption and caption.strip() else None
-        alt_text = alt_text.strip() if alt_text and alt_text.strip() else None
+        options = {
+            "alt_text": _text(alt_text),
+            "share_to_feed": _as_bool(share_to_feed, "share_to_feed"),
+            "cover_url": _text(cover_url),
+            "thumb_offset": _as_milliseconds(thumb_offset, "thumb_offset"),
+            "audio_name": _text(audio_name),
+            "user_tags": _as_objects(user_tags, "user_tags"),
+            "location_id": _text(location_id),
+        }
+        for name, value in options.items():
+            if value is not None and media_type not in OPTION_TYPES[name]:
+                raise RequestRefused(_not_for(name, media_type))
 
         if media_type == CAROUSEL:
             if media_url:
@@ -164,11 +292,15 @@ class PublishRequest:
             if not CAROUSEL_MIN_ITEMS <= len(items) <= CAROUSEL_MAX_ITEMS:
                 raise RequestRefused(
                     f"A carousel needs {CAROUSEL_MIN_ITEMS} to {CAROUSEL_MAX_ITEMS} items in children; got {len(items)}. "
-                    + ("Add items, or publish a single IMAGE or VIDEO instead." if len(items) < CAROUSEL_MIN_ITEMS
+                    + ("Add items, or publish a single IMAGE or REELS instead." if len(items) < CAROUSEL_MIN_ITEMS
                        else "Remove items, or split them into two posts.")
                 )
             for position, url in enumerate(items, start=1):
                 _check_https(url, f"children item {position}")
+            if options["alt_text"] is not None and all(_is_video(url) for url in items):
+                raise RequestRefused(
+                    "alt_text describes a carousel's images, and every item of this one is a video: leave alt_text empty."
+                )
         else:
             if items:
                 raise RequestRefused(
@@ -180,7 +312,8 @@ class PublishRequest:
             _check_https(media_url, "media_url")
             if media_type == "IMAGE" and _is_video(media_url):
                 raise RequestRefused(
-                    f"media_url {media_url} is a video file, but media_type is IMAGE. Choose REELS or VIDEO for videos."
+                    f"media_url {media_url} is a video file, but media_type is IMAGE. Choose REELS for a video "
+                    "(or STORIES for a video story)."
                 )
 
         if caption is not None:
@@ -197,13 +330,32 @@ class PublishRequest:
                     f"The caption has {hashtags} hashtags; Instagram allows at most {CAPTION_MAX_HASHTAGS}. "
                     f"Remove {hashtags - CAPTION_MAX_HASHTAGS} of them."
                 )
-        if alt_text is not None and not TAKES_ALT_TEXT[media_type]:
-            raise RequestRefused(f"alt_text applies to images only; leave it empty for {media_type}.")
-        return cls(account_id, media_type, media_url, tuple(items), caption, alt_text)
+        if options["cover_url"] is not None:
+            _check_https(options["cover_url"], "cover_url")
+            if options["thumb_offset"] is not None:
+                raise RequestRefused(
+                    "cover_url and thumb_offset both choose the reel's cover, and Instagram ignores thumb_offset when "
+                    "cover_url is given: keep one of them."
+                )
+        if options["location_id"] is not None and not LOCATION_ID.match(options["location_id"]):
+            raise RequestRefused(
+                f"location_id {options['location_id']!r} is not a location id: give the numeric id of the Facebook "
+                "Page of the place (Meta's Pages Search finds it), or leave location_id empty."
+            )
+        chosen = MediaOptions(
+            share_to_feed=options["share_to_feed"],
+            cover_url=options["cover_url"],
+            thumb_offset=options["thumb_offset"],
+            audio_name=options["audio_name"],
+            user_tags=_user_tags(options["user_tags"] or [], media_type, items),
+            location_id=options["location_id"],
+        )
+        return cls(account_id, media_type, media_url, tuple(items), caption, options["alt_text"], chosen)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> PublishRequest:
-        """The request as stored in ``publish_jobs.request`` (already validated)."""
+        """The request as stored in ``publish_jobs.request``: validated when it was made, so
+        not again (a job recorded as VIDEO goes on with its recorded containers)."""
         return cls(
             account_id=record["account_id"],
             media_type=record["media_type"],
@@ -211,10 +363,15 @@ class PublishRequest:
             children=tuple(record.get("children") or ()),
             caption=record.get("caption"),
             alt_text=record.get("alt_text"),
+            options=MediaOptions.from_record(record),
         )
 
     def record(self) -> dict[str, Any]:
-        """The canonical form: stored as ``request`` and hashed into ``request_hash``."""
+        """The canonical form: stored as ``request`` and hashed into ``request_hash``.
+
+        Options are left out when not given, so a request recorded before they existed
+        keeps its hash.
+        """
         return {
             "account_id": self.account_id,
             "media_type": self.media_type,
@@ -222,6 +379,7 @@ class PublishRequest:
             "children": list(self.children),
             "caption": self.caption,
             "alt_text": self.alt_text,
+            **self.options.record(),
         }
 
     @property
@@ -231,7 +389,7 @@ class PublishRequest:
     def item_specs(self) -> list[ContainerSpec]:
         """The containers made first: a carousel's items, or the post's one container."""
         if self.media_type == CAROUSEL:
-            return [_carousel_item(url, self.alt_text) for url in self.children]
+            return [self._carousel_item(position, url) for position, url in enumerate(self.children, start=1)]
         url = self.media_url or ""
         video = self.media_type in ("VIDEO", "REELS") or (self.media_type == "STORIES" and _is_video(url))
         return [
@@ -241,18 +399,156 @@ class PublishRequest:
                 media_type=CONTAINER_MEDIA_TYPE[self.media_type],
                 caption=self.caption,
                 alt_text=None if video else self.alt_text,
+                options=self.options,
             )
         ]
 
     def parent_spec(self, item_ids: Sequence[str]) -> ContainerSpec:
         """The carousel container, made once its items are FINISHED."""
-        return ContainerSpec(media_type=CONTAINER_MEDIA_TYPE[CAROUSEL], caption=self.caption, children=tuple(item_ids))
+        return ContainerSpec(
+            media_type=CONTAINER_MEDIA_TYPE[CAROUSEL], caption=self.caption, children=tuple(item_ids),
+            options=MediaOptions(location_id=self.options.location_id),
+        )
+
+    def _carousel_item(self, position: int, url: str) -> ContainerSpec:
+        if _is_video(url):
+            return ContainerSpec(video_url=url, media_type="VIDEO", is_carousel_item=True)
+        tags = tuple(tag for tag in self.options.user_tags if (tag.item or 1) == position)
+        return ContainerSpec(image_url=url, alt_text=self.alt_text, is_carousel_item=True,
+                             options=MediaOptions(user_tags=tags))
 
 
-def _carousel_item(url: str, alt_text: str | None) -> ContainerSpec:
-    if _is_video(url):
-        return ContainerSpec(video_url=url, media_type="VIDEO", is_carousel_item=True)
-    return ContainerSpec(image_url=url, alt_text=alt_text, is_carousel_item=True)
+def _not_for(name: str, media_type: str) -> str:
+    """The refusal of an option the media type does not take."""
+    if name == "alt_text":
+        return (
+            f"alt_text applies to images only (IMAGE posts and a CAROUSEL's image items); Instagram refuses it for "
+            f"REELS and STORIES, image stories too. Leave alt_text empty for {media_type}."
+        )
+    takers = " and ".join(OPTION_TYPES[name])
+    return f"{name} applies to {takers} posts only, not to {media_type}: leave {name} empty, or change media_type."
+
+
+def _user_tags(entries: list[Any], media_type: str, items: Sequence[str]) -> tuple[UserTag, ...]:
+    """Validated user tags: a username, and x/y where the media type places tags."""
+    tags = []
+    for number, entry in enumerate(entries, start=1):
+        name = f"user_tags entry {number}"
+        if not isinstance(entry, Mapping):
+            raise RequestRefused(f"{name} is {entry!r}: each tag is an object such as "
+                                 '{"username": "jane.doe", "x": 0.5, "y": 0.5}.')
+        unknown = sorted(set(entry) - {"username", "x", "y", "item"})
+        if unknown:
+            raise RequestRefused(f"{name} has unknown key(s) {', '.join(unknown)}: a tag takes username, x and y"
+                                 + (" (and item, the position of the carousel image)." if media_type == CAROUSEL
+                                    else "."))
+        username = str(entry.get("username") or "").strip().lstrip("@")
+        if not USERNAME.match(username):
+            raise RequestRefused(f"{name}: username {entry.get('username')!r} is not an Instagram username "
+                                 "(1 to 30 letters, digits, periods or underscores).")
+        item = _tag_item(entry.get("item"), name, media_type, items)
+        where = media_type if item is None else CAROUSEL
+        x, y = _tag_position(entry, name, TAG_POSITION[where], media_type)
+        tags.append(UserTag(username, x, y, item))
+    per_container: dict[int | None, int] = {}
+    for tag in tags:
+        per_container[tag.item] = per_container.get(tag.item, 0) + 1
+    for item, count in per_container.items():
+        if count > USER_TAGS_MAX:
+            where = f"carousel item {item}" if item is not None else f"one {media_type} post"
+            raise RequestRefused(f"user_tags has {count} tags for {where}; Instagram allows at most "
+                                 f"{USER_TAGS_MAX}. Remove {count - USER_TAGS_MAX}.")
+    return tuple(tags)
+
+
+def _tag_item(value: Any, name: str, media_type: str, items: Sequence[str]) -> int | None:
+    """The carousel position a tag is on (1 when not given); None for other media types."""
+    if media_type != CAROUSEL:
+        if value is not None:
+            raise RequestRefused(f"{name} has item, which only places a tag on a CAROUSEL's image: remove item.")
+        return None
+    position = 1 if value is None else value
+    if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= len(items):
+        raise RequestRefused(f"{name}: item {value!r} is not a position in children (1 to {len(items)}).")
+    if _is_video(items[position - 1]):
+        raise RequestRefused(f"{name} is on carousel item {position}, a video: tags go on the carousel's images. "
+                             "Set item to the position of an image.")
+    return position
+
+
+def _tag_position(entry: Mapping[str, Any], name: str, rule: str, media_type: str) -> tuple[float | None, float | None]:
+    x, y = entry.get("x"), entry.get("y")
+    if x is None and y is None:
+        if rule == "required":
+            raise RequestRefused(f"{name} has no x and y: a tag on an image needs both, as fractions of its width "
+                                 "and height from 0.0 to 1.0 (0.5, 0.5 is the centre).")
+        return None, None
+    if rule == "refused":
+        raise RequestRefused(f"{name} has x and y, but a tag on a {media_type} post is the username only: "
+                             "remove x and y.")
+    for axis, value in (("x", x), ("y", y)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise RequestRefused(f"{name}: {axis} is {value!r}; give both x and y as numbers from 0.0 to 1.0 "
+                                 "(fractions of the image's width and height).")
+    return float(x), float(y)
+
+
+def _text(value: Any) -> str | None:
+    """Text with surrounding space removed; empty means not given."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _as_bool(value: Any, name: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("", "null", "none"):
+        return None
+    if text in ("true", "false"):
+        return text == "true"
+    raise RequestRefused(f"{name} is {value!r}: give true or false, or leave it empty.")
+
+
+def _as_milliseconds(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("", "null", "none"):
+            return None
+        value = int(text) if re.fullmatch(r"-?[0-9]+", text) else text
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestRefused(f"{name} is {value!r}: give the frame's position in the video in whole milliseconds, "
+                             "e.g. 1500 for 1.5 s.")
+    if value < 0:
+        raise RequestRefused(f"{name} is {value}: it counts milliseconds from the start of the video, so it "
+                             "cannot be negative.")
+    return value
+
+
+def _as_objects(value: Any, name: str) -> list[Any] | None:
+    """A list from a list or from the JSON a template renders; None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("", "null", "none", "[]"):
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise RequestRefused(f"{name} is not valid JSON: give a list such as "
+                                 '[{"username": "jane.doe", "x": 0.5, "y": 0.5}].') from None
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise RequestRefused(f"{name} must be a list of tags, got {type(value).__name__}.")
+    return list(value) or None
 
 
 def _as_list(value: Sequence[str] | str | None) -> list[str]:
@@ -261,7 +557,7 @@ def _as_list(value: Sequence[str] | str | None) -> list[str]:
         return []
     if isinstance(value, str):
         text = value.strip()
-        if not text:
+        if not text or text == "null":
             return []
         if text.startswith("["):
             try:
@@ -308,6 +604,8 @@ class PublishJob:
     attempts: int = 0
     publish_started_at: datetime | None = None
     created_at: datetime | None = None
+    error_code: int | None = None
+    error_subcode: int | None = None
 
     @property
     def media_type(self) -> str:
@@ -331,10 +629,15 @@ class PublishJob:
 
 @dataclass(frozen=True)
 class WaitFor:
-    """The job cannot go on until these containers finish processing."""
+    """The job cannot go on until these containers finish processing.
+
+    ``not_before`` (unix time): Meta said it is not ready; do not go on before then, even
+    when the containers are FINISHED (with no containers, the wait is only that).
+    """
 
     container_ids: tuple[str, ...]
     what: str
+    not_before: float | None = None
 
 
 class PublishFailed(Exception):
@@ -359,7 +662,7 @@ class PublishedMediaNotFound(Exception):
 
 _COLUMNS = (
     "job_id, idempotency_key, account_id, state, request, request_hash, container_ids, parent_container_id, "
-    "media_id, permalink, error_message, attempts, publish_started_at, created_at"
+    "media_id, permalink, error_message, attempts, publish_started_at, created_at, error_code, error_subcode"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM instagram.publish_jobs WHERE idempotency_key = %s"
 _INSERT = f"""
@@ -375,10 +678,25 @@ UPDATE instagram.publish_jobs
  WHERE idempotency_key = %s AND state = 'failed'
 RETURNING {_COLUMNS}
 """
-_SET_CONTAINERS = "UPDATE instagram.publish_jobs SET container_ids = %s WHERE job_id = %s AND state = 'pending'"
+# A job that waits after "not ready" keeps Meta's answer in error_code/error_subcode/
+# error_message until it gets further (a container made, processing FINISHED, published).
+_CLEAR_ERROR = "error_code = NULL, error_subcode = NULL, error_message = NULL, fbtrace_id = NULL"
+_SET_CONTAINERS = f"""
+UPDATE instagram.publish_jobs SET container_ids = %s, {_CLEAR_ERROR} WHERE job_id = %s AND state = 'pending'
+"""
 _CONTAINERS_CREATED = f"""
-UPDATE instagram.publish_jobs SET state = 'containers_created', parent_container_id = %s
+UPDATE instagram.publish_jobs SET state = 'containers_created', parent_container_id = %s, {_CLEAR_ERROR}
  WHERE job_id = %s AND state = 'pending'
+RETURNING {_COLUMNS}
+"""
+_FINISHED = f"""
+UPDATE instagram.publish_jobs SET state = 'ready', {_CLEAR_ERROR} WHERE job_id = %s AND state = 'containers_created'
+RETURNING {_COLUMNS}
+"""
+_NOT_READY = f"""
+UPDATE instagram.publish_jobs
+   SET state = %s, error_code = %s, error_subcode = %s, error_message = %s, fbtrace_id = %s
+ WHERE job_id = %s AND state = %s
 RETURNING {_COLUMNS}
 """
 _MOVE = f"UPDATE instagram.publish_jobs SET state = %s WHERE job_id = %s AND state = %s RETURNING {_COLUMNS}"
@@ -418,11 +736,19 @@ class Publisher(JobTable):
     :param conn: an autocommit psycopg2 connection (see :func:`instagram_graph.jobs.open_warehouse`).
     :param lookup_slack: how far before the publish attempt a found post may be dated
         (clock skew between us and Meta, whose timestamps have whole seconds).
+    :param not_ready_wait: the least wait after Meta answered "not ready" (NotReadyError)
+        before the next try; :data:`NOT_READY_WAIT` unless given (tests make it short).
     """
 
     done_state = "published"
     select_sql, insert_sql, restart_sql = _SELECT, _INSERT, _RESTART
     default_lookup_slack = timedelta(minutes=10)
+
+    def __init__(
+        self, hook: Any, conn: Any, *, lookup_slack: timedelta | None = None, not_ready_wait: timedelta | None = None
+    ) -> None:
+        super().__init__(hook, conn, lookup_slack=lookup_slack)
+        self.not_ready_wait = not_ready_wait if not_ready_wait is not None else NOT_READY_WAIT
 
     # --- registering ------------------------------------------------------------------
 
@@ -491,6 +817,16 @@ class Publisher(JobTable):
             )
         if status == "TIMEOUT":
             waited = int(float(event.get("waited_seconds") or 0))
+            not_ready = self._not_ready_error(job)
+            if not_ready is not None:
+                self._fail(
+                    job,
+                    f"Instagram still answered that the media is not ready (code {not_ready.code}, subcode "
+                    f"{not_ready.subcode}) when the wait timeout (wait_timeout_minutes) ran out. Nothing was "
+                    f"published. Meta's guidance: {_advice(not_ready, job.account_id)} Here the timeout ran out "
+                    "first: trigger again, with a longer wait_timeout_minutes if it happens again.",
+                    error=not_ready,
+                )
             pending = ", ".join(event.get("pending") or []) or "?"
             self._fail(
                 job,
@@ -513,22 +849,26 @@ class Publisher(JobTable):
             self._check_quota(job)
         specs = job.request.item_specs()
         ids = list(job.container_ids)
-        for spec in specs[len(ids):]:
-            ids.append(self._create(job, spec))
-            self._execute(_SET_CONTAINERS, (ids, job.job_id))
-            job.container_ids = list(ids)
-        if job.media_type != CAROUSEL:
-            return self._containers_created_as(job, ids[0])
-        waiting = tuple(cid for cid in ids if known.get(cid) != "FINISHED")
-        if waiting:
-            return WaitFor(waiting, "carousel items")
-        parent = self._create(job, job.request.parent_spec(ids))
+        try:
+            for spec in specs[len(ids):]:
+                ids.append(self._create(job, spec))
+                self._execute(_SET_CONTAINERS, (ids, job.job_id))
+                job.container_ids = list(ids)
+            if job.media_type != CAROUSEL:
+                return self._containers_created_as(job, ids[0])
+            waiting = tuple(cid for cid in ids if known.get(cid) != "FINISHED")
+            if waiting:
+                return WaitFor(waiting, "carousel items")
+            parent = self._create(job, job.request.parent_spec(ids))
+        except NotReadyError as exc:  # Meta made no container: wait, then create it again
+            return self._not_ready(job, exc, "pending", "pending", tuple(ids), "Instagram's media builder")
         return self._containers_created_as(job, parent)
 
     def _containers_created(self, job: PublishJob, known: Mapping[str, str]) -> PublishJob | WaitFor:
         code = known.get(job.parent_container_id or "")
         if code == "FINISHED":
-            return self._move(job, "containers_created", "ready")
+            row = self._fetch(_FINISHED, (job.job_id,))
+            return _job(row) if row is not None else self._reload(job)
         if code == "PUBLISHED":  # published by a run we lost track of: find it, never publish again
             return self._move(job, "containers_created", "publishing")
         return WaitFor((job.parent_container_id or "",), "container")
@@ -541,6 +881,10 @@ class Publisher(JobTable):
         log.info("Publishing container %s of %s (attempt %d)", job.parent_container_id, job.describe(), job.attempts)
         try:
             media_id = self.hook.publish_container(job.account_id, job.parent_container_id)
+        except NotReadyError as exc:  # Meta did not publish: wait as for IN_PROGRESS, then publish
+            return self._not_ready(
+                job, exc, "publishing", "containers_created", (job.parent_container_id or "",), "container"
+            )
         except TransientError as exc:
             raise PublishOutcomeUnknown(
                 f"media_publish for container {job.parent_container_id} got no usable answer ({exc}); "
@@ -599,9 +943,44 @@ class Publisher(JobTable):
         except (TransientError, RateLimitError, RateLimiterUnavailableError):
             raise
         except GraphApiError as exc:
-            self._fail(job, f"Instagram refused to create a container: {exc}. {_advice(exc, job.account_id)}", error=exc)
+            self._fail(
+                job,
+                f"Instagram refused to create a container: {exc}. Nothing was published. "
+                f"{_advice(exc, job.account_id)}",
+                error=exc,
+            )
         log.info("Created container %s for %s", container_id, job.describe())
         return container_id
+
+    def _not_ready(
+        self, job: PublishJob, error: NotReadyError, from_state: str, to_state: str, wait_ids: tuple[str, ...],
+        what: str,
+    ) -> WaitFor:
+        """Meta did not act ("not ready"): record its answer and wait at least
+        :attr:`not_ready_wait`, then try again (within the job's wait timeout)."""
+        wait = self.not_ready_wait.total_seconds()
+        message = (
+            f"Waiting: Instagram answered that the media is not ready ({error}); trying again in {wait:.0f} s or "
+            "later, until the wait timeout."
+        )
+        row = self._fetch(
+            _NOT_READY, (to_state, error.code, error.subcode, message, error.fbtrace_id, job.job_id, from_state)
+        )
+        if row is None:
+            raise RuntimeError(f"{job.describe()} left state {from_state} while Instagram answered not ready")
+        log.warning("%s: %s", job.describe(), message)
+        return WaitFor(wait_ids, what, not_before=time.time() + wait)
+
+    def _not_ready_error(self, job: PublishJob) -> GraphApiError | None:
+        """The "not ready" answer the job waits after, as its catalogue error; None otherwise."""
+        if job.error_code is None:
+            return None
+        error = classify(
+            {"error": {"code": job.error_code, "error_subcode": job.error_subcode, "message": "Media not ready"}},
+            None,
+            account_id=job.account_id,
+        )
+        return error if isinstance(error, NotReadyError) else None
 
     def _containers_created_as(self, job: PublishJob, parent_id: str) -> PublishJob:
         row = self._fetch(_CONTAINERS_CREATED, (parent_id, job.job_id))
@@ -718,7 +1097,7 @@ class Publisher(JobTable):
 
 def _job(row: tuple) -> PublishJob:
     (job_id, key, account_id, state, request, request_hash, container_ids, parent, media_id, permalink,
-     error_message, attempts, publish_started_at, created_at) = row
+     error_message, attempts, publish_started_at, created_at, error_code, error_subcode) = row
     return PublishJob(
         job_id=job_id,
         idempotency_key=key,
@@ -734,6 +1113,8 @@ def _job(row: tuple) -> PublishJob:
         attempts=attempts,
         publish_started_at=publish_started_at,
         created_at=created_at,
+        error_code=error_code,
+        error_subcode=error_subcode,
     )
 
 

@@ -44,13 +44,14 @@ def jobs(warehouse) -> list[tuple]:
     [
         ({"media_type": "IMAGE", "media_url": IMG, "caption": "Sunset #beach", "alt_text": "An orange sunset"},
          "FEED", "IMAGE", 1),
-        ({"media_type": "VIDEO", "media_url": VID, "caption": "A video"}, "FEED", "VIDEO", 1),
-        ({"media_type": "REELS", "media_url": VID, "caption": "A reel #reels"}, "REELS", "VIDEO", 1),
+        ({"media_type": "REELS", "media_url": VID, "caption": "A reel #reels", "share_to_feed": False,
+          "thumb_offset": 1500, "audio_name": "Theme", "user_tags": [{"username": "jane.doe"}],
+          "location_id": "110843418940484"}, "REELS", "VIDEO", 1),
         ({"media_type": "STORIES", "media_url": IMG}, "STORY", "IMAGE", 1),
         ({"media_type": "CAROUSEL", "children": [IMG, VID, IMG], "caption": "Three slides"}, "FEED",
          "CAROUSEL_ALBUM", 2),
     ],
-    ids=["image", "video", "reel", "story", "carousel"],
+    ids=["image", "reel", "story", "carousel"],
 )
 def test_each_kind_of_post_lands_exactly_once(run_dag, sim, warehouse, account, conf, product_type, media_type, waits):
     sim.clear_requests()
@@ -65,7 +66,56 @@ def test_each_kind_of_post_lands_exactly_once(run_dag, sim, warehouse, account, 
     assert permalink and permalink.startswith("https://www.instagram.com/")
     assert result.output.count(DEFERRED) == waits, "each processing wait deferred to the trigger"
     assert len(sim.requests(method="POST", path=PUBLISH_PATH)) == 1
+    if conf["media_type"] == "REELS":  # the form's reels options reach Meta's container
+        (container,) = sim.truth("containers", account_id=account["id"])
+        assert container["options"] == {"share_to_feed": False, "thumb_offset": 1500, "audio_name": "Theme",
+                                        "user_tags": [{"username": "jane.doe"}], "location_id": "110843418940484"}
     assert_no_token(result.output, sim)
+
+
+@pytest.mark.slow
+def test_video_is_refused_before_the_run_and_before_any_call(run_dag, sim, warehouse, account):
+    sim.clear_requests()
+    result = publish(run_dag, account_id=account["id"], media_type="VIDEO", media_url=VID, caption="A clip")
+    assert result.returncode != 0
+    assert "'VIDEO' is not one of ['IMAGE', 'REELS', 'STORIES', 'CAROUSEL']" in result.output
+    assert sim.requests() == [], "no call reached Meta"
+    assert jobs(warehouse) == []
+
+
+@pytest.mark.slow
+def test_not_ready_at_publish_defers_again_and_publishes_once_after_30_s(run_dag, sim, warehouse, account):
+    sim.refuse_publish("not_ready", times=1)
+    sim.clear_requests()
+    result = publish(run_dag, account_id=account["id"], media_type="IMAGE", media_url=IMG, caption="Patience")
+    assert result.returncode == 0, result.output[-4000:]
+    (post,) = sim.truth("published", account_id=account["id"])
+    first, second = sim.requests(method="POST", path=PUBLISH_PATH)
+    assert first["status"] != 200 and second["status"] == 200
+    assert second["time"] - first["time"] >= 30, "Meta asks for 30 s to 2 min before trying again"
+    assert result.output.count(DEFERRED) == 2, "processing, then the wait after 'not ready'"
+    assert [(state, media_id, attempts) for _, state, _, media_id, _, _, _, attempts in jobs(warehouse)] == [
+        ("published", post["media_id"], 2)]
+    assert_no_token(result.output, sim)
+
+
+@pytest.mark.slow
+def test_a_spam_refusal_fails_the_run_at_once_and_pauses_no_account(run_dag, sim, warehouse, account, redis_client):
+    sim.add_fault(method="POST", path=PUBLISH_PATH, kind="error", code=4, subcode=2207051, times=1)
+    result = publish(run_dag, account_id=account["id"], media_type="IMAGE", media_url=IMG, caption="Buy now")
+    assert result.returncode != 0
+    assert "restricted this action as spam" in result.output
+    ((_, state, _, _, _, subcode, message, _),) = jobs(warehouse)
+    assert (state, subcode) == ("failed", 2207051) and "Nothing was published" in message
+    assert result.output.count("[DAG TEST] running task") == 2, "one attempt (and its resumption): no retry"
+    assert len(sim.requests(method="POST", path=PUBLISH_PATH)) == 1
+    assert list(redis_client.scan_iter("ig:throttle:*")) == [], "a refusal pauses nothing"
+
+    other = sim.accounts()[1]
+    again = publish(run_dag, account_id=other["id"], media_type="IMAGE", media_url=IMG, caption="Fine")
+    assert again.returncode == 0, again.output[-4000:]
+    assert len(sim.truth("published", account_id=other["id"])) == 1
+    assert_no_token(result.output + again.output, sim)
 
 
 @pytest.mark.slow
@@ -151,8 +201,15 @@ def _validate(dag, conf: dict) -> None:
         {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "caption": "x" * 2201},
         {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG] * 11},
         {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG, "http://cdn.example.com/b.jpg"]},
+        {"account_id": "1", "media_type": "VIDEO", "media_url": VID},
+        {"account_id": "1", "media_type": "REELS", "media_url": VID, "thumb_offset": -5},
+        {"account_id": "1", "media_type": "REELS", "media_url": VID, "cover_url": "http://cdn.example.com/c.jpg"},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "user_tags": [{"x": 0.5, "y": 0.5}]},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG,
+         "user_tags": [{"username": "jane", "x": 2, "y": 0.5}]},
     ],
-    ids=["no-account", "unknown-type", "http-url", "long-caption", "eleven-items", "http-item"],
+    ids=["no-account", "unknown-type", "http-url", "long-caption", "eleven-items", "http-item", "video",
+         "negative-thumb-offset", "http-cover", "tag-without-username", "tag-off-the-image"],
 )
 def test_the_form_refuses_bad_conf_before_a_run_exists(publish_dag, conf):
     from airflow.sdk.exceptions import ParamValidationError
@@ -163,3 +220,15 @@ def test_the_form_refuses_bad_conf_before_a_run_exists(publish_dag, conf):
 
 def test_the_form_takes_a_good_carousel(publish_dag):
     _validate(publish_dag, {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG, VID], "caption": "Hi"})
+
+
+def test_optional_fields_admit_null_so_the_form_does_not_require_them(publish_dag):
+    required = {"account_id", "media_type", "wait_timeout_minutes"}
+    for name in publish_dag.params:
+        if name not in required:
+            schema = publish_dag.params.get_param(name).schema
+            assert "null" in schema["type"], f"{name} would be marked required in the form"
+    _validate(publish_dag, {"account_id": "1", "media_type": "IMAGE", "media_url": IMG})
+    _validate(publish_dag, {"account_id": "1", "media_type": "REELS", "media_url": VID, "share_to_feed": True,
+                            "cover_url": "https://cdn.example.com/c.jpg", "audio_name": "Theme",
+                            "user_tags": [{"username": "jane.doe"}], "location_id": "123", "caption": None})

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
+from instagram_graph.errors import rule_for
 from instagram_graph.jobs import JobBusy, RequestRefused, job_lock
 from instagram_graph.publishing import (
     PublishedMediaNotFound,
@@ -25,8 +27,10 @@ from instagram_graph.publishing import (
 from instagram_graph.triggers.container_status import ContainerStatusTrigger
 
 PUBLISH_PATH = r"^/\d+/media_publish$"
+CONTAINER_PATH = r"^/\d+/media$"
 IMG = "https://cdn.example.com/posts/sunset.jpg"
 VID = "https://cdn.example.com/posts/clip.mp4"
+FAST_POLLS = (0.2, 0.3)
 
 
 @pytest.fixture
@@ -60,15 +64,17 @@ def run_trigger(trigger: ContainerStatusTrigger) -> dict:
 
 
 def drive(publisher: Publisher, job: PublishJob, *, wait_seconds: float = 20.0) -> PublishJob:
-    """Advance the job to the end, waiting through the real trigger like the operator does."""
+    """Advance the job to the end, waiting through the real trigger like the operator does
+    (one deadline for all the waits, as in one task attempt)."""
     statuses: dict[str, str] = {}
-    for _ in range(6):
+    deadline = time.time() + wait_seconds
+    for _ in range(8):
         outcome = publisher.advance(job, statuses)
         if isinstance(outcome, PublishJob):
             return outcome
         trigger = ContainerStatusTrigger(
-            account_id=job.account_id, container_ids=outcome.container_ids,
-            deadline=time.time() + wait_seconds, poll_interval=0.3, first_interval=0.2,
+            account_id=job.account_id, container_ids=outcome.container_ids, deadline=deadline,
+            poll_intervals=FAST_POLLS, not_before=outcome.not_before,
         )
         event = run_trigger(trigger)
         job = publisher.load(job.idempotency_key)
@@ -103,6 +109,12 @@ def media_publish_calls(sim) -> list[dict]:
     return sim.requests(method="POST", path=PUBLISH_PATH)
 
 
+@pytest.fixture
+def quick_retry_publisher(hook, connect, graph_connection) -> Publisher:
+    """Waits 1.5 s after "not ready" instead of Meta's 30 s, so tests stay short."""
+    return Publisher(hook, connect(), not_ready_wait=timedelta(seconds=1.5))
+
+
 # --- the request's rules: refused before any call -------------------------------------------
 
 
@@ -122,14 +134,84 @@ def media_publish_calls(sim) -> list[dict]:
         ({"media_type": "IMAGE", "media_url": VID}, "is a video file, but media_type is IMAGE"),
         ({"media_type": "STORIES", "media_url": IMG, "caption": "hi"}, "Stories have no caption"),
         ({"media_type": "REELS", "media_url": VID, "alt_text": "a cat"}, "alt_text applies to images only"),
-        ({"media_type": "GIF", "media_url": IMG}, "is not one of IMAGE, VIDEO, REELS, STORIES, CAROUSEL"),
-        ({"media_type": "VIDEO", "media_url": ""}, "media_url is empty"),
+        ({"media_type": "STORIES", "media_url": IMG, "alt_text": "a cat"},
+         "refuses it for REELS and STORIES, image stories too. Leave alt_text empty for STORIES"),
+        ({"media_type": "GIF", "media_url": IMG}, "is not one of IMAGE, REELS, STORIES, CAROUSEL"),
+        ({"media_type": "REELS", "media_url": ""}, "media_url is empty"),
+        ({"media_type": "VIDEO", "media_url": VID}, "Set media_type to REELS"),
+        ({"media_type": "video", "media_url": VID, "caption": "A clip"}, "refuses a standalone VIDEO post"),
+        ({"media_type": "IMAGE", "media_url": IMG, "share_to_feed": True},
+         "share_to_feed applies to REELS posts only, not to IMAGE"),
+        ({"media_type": "STORIES", "media_url": VID, "audio_name": "Song"}, "audio_name applies to REELS posts only"),
+        ({"media_type": "CAROUSEL", "children": [IMG, VID], "thumb_offset": 10}, "thumb_offset applies to REELS"),
+        ({"media_type": "IMAGE", "media_url": IMG, "cover_url": "https://cdn.example.com/c.jpg"},
+         "cover_url applies to REELS posts only"),
+        ({"media_type": "STORIES", "media_url": IMG, "location_id": "123"},
+         "location_id applies to IMAGE and REELS and CAROUSEL posts only, not to STORIES"),
+        ({"media_type": "REELS", "media_url": VID, "cover_url": "http://cdn.example.com/c.jpg"},
+         "cover_url 'http://cdn.example.com/c.jpg' is not an HTTPS URL"),
+        ({"media_type": "REELS", "media_url": VID, "thumb_offset": -1}, "thumb_offset is -1"),
+        ({"media_type": "REELS", "media_url": VID, "thumb_offset": "1.5s"}, "in whole milliseconds"),
+        ({"media_type": "REELS", "media_url": VID, "thumb_offset": 1500, "cover_url": "https://c.example/c.jpg"},
+         "keep one of them"),
+        ({"media_type": "REELS", "media_url": VID, "share_to_feed": "maybe"}, "share_to_feed is 'maybe'"),
+        ({"media_type": "IMAGE", "media_url": IMG, "location_id": "Paris"}, "location_id 'Paris' is not a location id"),
+        ({"media_type": "IMAGE", "media_url": IMG, "user_tags": [{"username": "jane"}]},
+         "user_tags entry 1 has no x and y"),
+        ({"media_type": "IMAGE", "media_url": IMG, "user_tags": [{"username": "jane", "x": 1.2, "y": 0.5}]},
+         "user_tags entry 1: x is 1.2"),
+        ({"media_type": "REELS", "media_url": VID, "user_tags": [{"username": "jane", "x": 0.5, "y": 0.5}]},
+         "a tag on a REELS post is the username only"),
+        ({"media_type": "IMAGE", "media_url": IMG, "user_tags": [{"username": "not a name", "x": 0, "y": 0}]},
+         "is not an Instagram username"),
+        ({"media_type": "IMAGE", "media_url": IMG, "user_tags": '[{"username": "jane"'}, "user_tags is not valid JSON"),
+        ({"media_type": "IMAGE", "media_url": IMG, "user_tags": [{"username": "a", "x": 0, "y": 0, "item": 1}]},
+         "has item, which only places a tag on a CAROUSEL's image"),
+        ({"media_type": "CAROUSEL", "children": [IMG, VID], "user_tags": [{"username": "a", "x": 0, "y": 0, "item": 2}]},
+         "is on carousel item 2, a video"),
+        ({"media_type": "CAROUSEL", "children": [VID, VID], "alt_text": "two clips"},
+         "every item of this one is a video"),
+        ({"media_type": "IMAGE", "media_url": IMG,
+          "user_tags": [{"username": f"u{i}", "x": 0.1, "y": 0.1} for i in range(21)]}, "Remove 1"),
     ],
 )
 def test_bad_requests_are_refused_naming_the_problem(fields, expected) -> None:
     with pytest.raises(RequestRefused) as refused:
         PublishRequest.build(account_id="17841400000000001", **fields)
     assert expected in str(refused.value)
+
+
+def test_video_is_refused_before_any_call_or_record(publisher, sim, account, connect) -> None:
+    sim.clear_requests()
+    with pytest.raises(RequestRefused, match="media_type VIDEO is not offered.*Set media_type to REELS"):
+        publisher.register(PublishRequest.build(account_id=account["id"], media_type="VIDEO", media_url=VID), "video")
+    assert sim.requests() == [], "not one call reached Meta"
+    assert rows(connect, "SELECT count(*) FROM instagram.publish_jobs") == [(0,)]
+
+
+def test_options_rendered_by_a_template_mean_the_same_as_values() -> None:
+    rendered = PublishRequest.build(
+        account_id="1", media_type="REELS", media_url=VID, share_to_feed="false", thumb_offset="1500",
+        user_tags='[{"username": "@jane.doe"}]', audio_name=" Theme ", location_id="", cover_url="",
+    )
+    native = PublishRequest.build(
+        account_id="1", media_type="REELS", media_url=VID, share_to_feed=False, thumb_offset=1500,
+        user_tags=[{"username": "jane.doe"}], audio_name="Theme",
+    )
+    assert rendered == native and rendered.request_hash == native.request_hash
+    empty = PublishRequest.build(account_id="1", media_type="IMAGE", media_url=IMG, share_to_feed="null",
+                                 thumb_offset="null", user_tags="null", children="null")
+    assert empty == PublishRequest.build(account_id="1", media_type="IMAGE", media_url=IMG)
+
+
+def test_a_request_without_options_hashes_as_it_did_before_options_existed() -> None:
+    request = PublishRequest.build(account_id="1", media_type="IMAGE", media_url=IMG, caption="Hi", alt_text="A")
+    assert request.record() == {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "children": [],
+                                "caption": "Hi", "alt_text": "A"}
+    with_option = PublishRequest.build(account_id="1", media_type="IMAGE", media_url=IMG, caption="Hi", alt_text="A",
+                                       location_id="123")
+    assert with_option.request_hash != request.request_hash, "options are part of the request hash"
+    assert PublishRequest.from_record(with_option.record()) == with_option
 
 
 def test_thirty_hashtags_and_2200_characters_are_allowed() -> None:
@@ -174,8 +256,7 @@ def test_an_image_is_published_once_and_the_same_key_never_posts_again(publisher
 
 @pytest.mark.parametrize(
     ("media_type", "url", "product_type", "kind"),
-    [("VIDEO", VID, "FEED", "VIDEO"), ("REELS", VID, "REELS", "VIDEO"), ("STORIES", VID, "STORY", "VIDEO"),
-     ("STORIES", IMG, "STORY", "IMAGE")],
+    [("REELS", VID, "REELS", "VIDEO"), ("STORIES", VID, "STORY", "VIDEO"), ("STORIES", IMG, "STORY", "IMAGE")],
 )
 def test_videos_reels_and_stories_wait_for_processing_then_publish_once(
     publisher, sim, account, media_type, url, product_type, kind
@@ -197,6 +278,96 @@ def test_a_carousel_creates_its_items_then_itself_and_posts_once(publisher, sim,
     assert containers[job.parent_container_id]["children"] == job.container_ids
     (post,) = publish_posts(sim, account["id"])
     assert (post["media_id"], post["media_type"]) == (job.media_id, "CAROUSEL_ALBUM")
+
+
+def test_reels_options_reach_the_container(publisher, sim, account) -> None:
+    cover = "https://cdn.example.com/posts/cover.jpg"
+    request = PublishRequest.build(
+        account_id=account["id"], media_type="REELS", media_url=VID, caption="Teaser #reels", share_to_feed=False,
+        cover_url=cover, audio_name="Spring theme", user_tags=[{"username": "jane.doe"}], location_id="110843418940484",
+    )
+    sim.clear_requests()
+    job = drive(publisher, publisher.register(request, "reel-options"))
+
+    (sent,) = [c["params"] for c in sim.requests(method="POST", path=CONTAINER_PATH)]
+    assert (sent["share_to_feed"], sent["cover_url"], sent["audio_name"], sent["location_id"]) == (
+        "false", cover, "Spring theme", "110843418940484")
+    assert json.loads(sent["user_tags"]) == [{"username": "jane.doe"}]
+    containers = {c["id"]: c for c in sim.truth("containers", account_id=account["id"])}
+    assert containers[job.parent_container_id]["options"] == {
+        "share_to_feed": False, "cover_url": cover, "audio_name": "Spring theme",
+        "user_tags": [{"username": "jane.doe"}], "location_id": "110843418940484"}
+    (post,) = publish_posts(sim, account["id"])
+    assert (post["media_id"], post["media_product_type"]) == (job.media_id, "REELS")
+
+
+def test_a_reels_cover_frame_and_the_options_are_part_of_the_recorded_request(publisher, sim, account, connect) -> None:
+    request = PublishRequest.build(account_id=account["id"], media_type="REELS", media_url=VID, thumb_offset=1500,
+                                   share_to_feed=True)
+    job = drive(publisher, publisher.register(request, "reel-frame"))
+    containers = {c["id"]: c for c in sim.truth("containers", account_id=account["id"])}
+    assert containers[job.parent_container_id]["options"] == {"thumb_offset": 1500, "share_to_feed": True}
+    ((recorded, request_hash),) = rows(connect, "SELECT request, request_hash FROM instagram.publish_jobs")
+    assert (recorded["thumb_offset"], recorded["share_to_feed"], request_hash) == (1500, True, request.request_hash)
+
+    other = PublishRequest.build(account_id=account["id"], media_type="REELS", media_url=VID, thumb_offset=2000,
+                                 share_to_feed=True)
+    with pytest.raises(RequestRefused, match="already used for a different publish request"):
+        publisher.register(other, "reel-frame")
+
+
+def test_a_carousel_tags_people_on_its_images_and_the_place_on_itself(publisher, sim, account) -> None:
+    second_image = "https://cdn.example.com/posts/dunes.jpg"
+    request = PublishRequest.build(
+        account_id=account["id"], media_type="CAROUSEL", children=[IMG, VID, second_image], caption="Three",
+        alt_text="Sunset over the sea", location_id="123456",
+        user_tags=[{"username": "jane.doe", "x": 0.5, "y": 0.25}, {"username": "joe_b", "x": 0.1, "y": 0.9, "item": 3}],
+    )
+    job = drive(publisher, publisher.register(request, "carousel-tags"))
+    containers = {c["id"]: c for c in sim.truth("containers", account_id=account["id"])}
+    first, video, third = (containers[c] for c in job.container_ids)
+    assert first["options"] == {"user_tags": [{"username": "jane.doe", "x": 0.5, "y": 0.25}]}
+    assert third["options"] == {"user_tags": [{"username": "joe_b", "x": 0.1, "y": 0.9}]}
+    assert (first["alt_text"], third["alt_text"], video["alt_text"], video["options"]) == (
+        "Sunset over the sea", "Sunset over the sea", None, {})
+    assert containers[job.parent_container_id]["options"] == {"location_id": "123456"}
+    assert [p["media_id"] for p in publish_posts(sim, account["id"])] == [job.media_id]
+
+
+def test_a_video_job_recorded_before_video_was_refused_goes_on_with_its_container(
+    publisher, hook, sim, account, connect
+) -> None:
+    """Rows recorded as VIDEO are not validated again: the job resumes from its recorded container."""
+    container = hook.create_container(account["id"], video_url=VID, media_type="REELS", caption="Old clip")
+    record = {"account_id": account["id"], "media_type": "VIDEO", "media_url": VID, "children": [],
+              "caption": "Old clip", "alt_text": None}
+    rows(connect, "INSERT INTO instagram.publish_jobs (idempotency_key, account_id, state, media_type, request, "
+                  "request_hash, container_ids, parent_container_id) VALUES ('legacy-video', %s, 'containers_created', "
+                  "'VIDEO', %s::jsonb, 'h', %s, %s) RETURNING 1", (account["id"], json.dumps(record), [container], container))
+    job = publisher.load("legacy-video")
+    assert (job.media_type, job.request.record()) == ("VIDEO", record)
+    sim.clear_requests()
+    job = drive(publisher, job)
+    (post,) = publish_posts(sim, account["id"])
+    assert (post["container_id"], post["media_id"]) == (container, job.media_id)
+    assert sim.requests(method="POST", path=CONTAINER_PATH) == [], "no new container"
+
+
+def test_a_video_job_recorded_before_any_container_fails_at_publish_with_the_reels_advice(
+    publisher, sim, account, connect
+) -> None:
+    """A VIDEO row still pending makes its VIDEO container as recorded; Meta refuses to publish
+    a standalone VIDEO (100/2207089) and the job fails with the catalogue's advice."""
+    record = {"account_id": account["id"], "media_type": "VIDEO", "media_url": VID, "children": [],
+              "caption": None, "alt_text": None}
+    rows(connect, "INSERT INTO instagram.publish_jobs (idempotency_key, account_id, media_type, request, request_hash) "
+                  "VALUES ('legacy-pending', %s, 'VIDEO', %s::jsonb, 'h') RETURNING 1", (account["id"], json.dumps(record)))
+    with pytest.raises(PublishFailed) as failed:
+        drive(publisher, publisher.load("legacy-pending"))
+    assert rule_for(100, 2207089).advice in str(failed.value) and "Nothing was published" in str(failed.value)
+    assert rows(connect, "SELECT state, error_code, error_subcode FROM instagram.publish_jobs") == [
+        ("failed", 100, 2207089)]
+    assert publish_posts(sim, account["id"]) == []
 
 
 # --- exactly once when answers are lost -------------------------------------------------------
@@ -350,7 +521,7 @@ def test_an_expired_container_and_a_wait_timeout_end_the_job(publisher, sim, acc
     job = publisher.register(request, "timeout")
     wait = publisher.advance(job)
     event = run_trigger(ContainerStatusTrigger(account_id=account["id"], container_ids=wait.container_ids,
-                                               deadline=time.time() + 0.3, first_interval=0.1))
+                                               deadline=time.time() + 0.3, poll_intervals=(0.1,)))
     assert event["status"] == "TIMEOUT" and event["pending"] == list(wait.container_ids)
     with pytest.raises(PublishFailed, match="still processing after"):
         publisher.accept_wait_result(publisher.load("timeout"), event)
@@ -359,11 +530,137 @@ def test_an_expired_container_and_a_wait_timeout_end_the_job(publisher, sim, acc
     wait = publisher.advance(job)
     sim.set_container(wait.container_ids[0], "EXPIRED")
     event = run_trigger(ContainerStatusTrigger(account_id=account["id"], container_ids=wait.container_ids,
-                                               deadline=time.time() + 10, first_interval=0.1))
+                                               deadline=time.time() + 10, poll_intervals=(0.1,)))
     assert event["status"] == "EXPIRED"
     with pytest.raises(PublishFailed, match="expired before it was published"):
         publisher.accept_wait_result(publisher.load("timeout"), event)
     assert rows(connect, "SELECT error_code, error_subcode FROM instagram.publish_jobs") == [(-2, 2207020)]
+
+
+# --- "not ready" and policy refusals -------------------------------------------------------------
+
+
+def test_a_container_not_ready_at_publish_waits_then_publishes_once_it_is_finished(
+    quick_retry_publisher, sim, account, connect
+) -> None:
+    """Publishing a container Meta still processes answers 9007/2207027: the job waits
+    again, and publishes once it is FINISHED."""
+    publisher = quick_retry_publisher
+    sim.configure(container_finish_seconds=2.0)
+    request = PublishRequest.build(account_id=account["id"], media_type="IMAGE", media_url=IMG, caption="Eager")
+    job = publisher.register(request, "eager")
+    wait = publisher.advance(job)
+    sim.clear_requests()
+    # A stale "FINISHED" (as if from an earlier wait): the job publishes while Meta still processes.
+    outcome = publisher.advance(publisher.load("eager"), {wait.container_ids[0]: "FINISHED"})
+    assert outcome.not_before is not None and outcome.container_ids == wait.container_ids
+    (refused,) = media_publish_calls(sim)
+    assert refused["status"] != 200 and publish_posts(sim, account["id"]) == []
+    (state,) = rows(connect, "SELECT state, error_code FROM instagram.publish_jobs")
+    assert state == ("containers_created", 9007)
+
+    job = drive(publisher, publisher.load("eager"))
+    (post,) = publish_posts(sim, account["id"])
+    assert (post["media_id"], post["container_id"]) == (job.media_id, job.parent_container_id)
+    first, second = media_publish_calls(sim)
+    assert second["status"] == 200 and second["time"] - first["time"] >= 1.5
+    assert rows(connect, "SELECT state, error_code, attempts FROM instagram.publish_jobs") == [("published", None, 2)]
+
+
+@pytest.mark.parametrize("error", ["not_ready", "builder_expired"])
+def test_not_ready_answers_are_waited_out_and_the_post_is_made_once(
+    quick_retry_publisher, sim, account, connect, error
+) -> None:
+    publisher = quick_retry_publisher
+    request = PublishRequest.build(account_id=account["id"], media_type="IMAGE", media_url=IMG, caption=error)
+    job = publisher.register(request, f"refused-{error}")
+    sim.refuse_publish(error, times=2)
+    sim.clear_requests()
+    job = drive(publisher, job)
+
+    (post,) = publish_posts(sim, account["id"])
+    assert (post["media_id"], post["container_id"]) == (job.media_id, job.parent_container_id)
+    calls = media_publish_calls(sim)
+    assert [c["status"] == 200 for c in calls] == [False, False, True]
+    assert min(b["time"] - a["time"] for a, b in zip(calls, calls[1:])) >= 1.5, "each try waited after 'not ready'"
+    assert rows(connect, "SELECT state, error_code, attempts FROM instagram.publish_jobs") == [("published", None, 3)]
+
+
+def test_not_ready_waits_at_least_30_s_and_fails_with_the_advice_when_the_wait_times_out(
+    publisher, sim, account, connect
+) -> None:
+    request = PublishRequest.build(account_id=account["id"], media_type="IMAGE", media_url=IMG, caption="Patience")
+    wait = publisher.advance(publisher.register(request, "patience"))
+    event = run_trigger(ContainerStatusTrigger(account_id=account["id"], container_ids=wait.container_ids,
+                                               deadline=time.time() + 15, poll_intervals=FAST_POLLS))
+    statuses = publisher.accept_wait_result(publisher.load("patience"), event)
+    sim.refuse_publish("not_ready")
+    before = time.time()
+    wait = publisher.advance(publisher.load("patience"), statuses)
+    assert wait.not_before >= before + 30, "Meta asks for 30 s to 2 min"
+    assert rows(connect, "SELECT state, error_code, error_subcode FROM instagram.publish_jobs") == [
+        ("containers_created", 9007, 2207027)]
+
+    sim.clear_requests()
+    event = run_trigger(ContainerStatusTrigger(account_id=account["id"], container_ids=wait.container_ids,
+                                               deadline=time.time() + 1.0, poll_intervals=FAST_POLLS,
+                                               not_before=wait.not_before))
+    assert event["status"] == "TIMEOUT"
+    assert sim.requests() == [], "nothing is asked before the wait is over"
+    with pytest.raises(PublishFailed) as failed:
+        publisher.accept_wait_result(publisher.load("patience"), event)
+    message = str(failed.value)
+    assert "not ready (code 9007, subcode 2207027)" in message and "Nothing was published" in message
+    assert rule_for(9007, 2207027).advice in message, "the catalogue's advice"
+    assert rows(connect, "SELECT state, error_code, error_subcode FROM instagram.publish_jobs") == [
+        ("failed", 9007, 2207027)]
+    assert publish_posts(sim, account["id"]) == []
+
+
+def test_builder_expired_at_container_creation_waits_then_creates_the_container_once(
+    quick_retry_publisher, sim, account
+) -> None:
+    publisher = quick_retry_publisher
+    sim.add_fault(method="POST", path=CONTAINER_PATH, kind="error", code=24, subcode=2207008, times=1)
+    sim.clear_requests()
+    job = drive(publisher, publisher.register(
+        PublishRequest.build(account_id=account["id"], media_type="REELS", media_url=VID), "builder"))
+    first, second = sim.requests(method="POST", path=CONTAINER_PATH)
+    assert first["status"] != 200 and second["status"] == 200 and second["time"] - first["time"] >= 1.5
+    assert [c["id"] for c in sim.truth("containers", account_id=account["id"])] == [job.parent_container_id]
+    assert [p["media_id"] for p in publish_posts(sim, account["id"])] == [job.media_id]
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "subcode", "advice"),
+    [(PUBLISH_PATH, 4, 2207051, "restricted this action as spam"),
+     (PUBLISH_PATH, 25, 2207050, "is restricted by Instagram and cannot publish"),
+     (CONTAINER_PATH, 25, 2207050, "is restricted by Instagram and cannot publish")],
+    ids=["spam-at-publish", "restricted-at-publish", "restricted-at-create"],
+)
+def test_a_policy_refusal_fails_the_job_at_once_and_pauses_no_account(
+    publisher, sim, connect, redis_client, path, code, subcode, advice
+) -> None:
+    first, second = sim.accounts()[:2]
+    sim.add_fault(method="POST", path=path, kind="error", code=code, subcode=subcode, times=1)
+    request = PublishRequest.build(account_id=first["id"], media_type="IMAGE", media_url=IMG, caption="Blocked")
+    sim.clear_requests()
+    with pytest.raises(PublishFailed) as failed:
+        drive(publisher, publisher.register(request, "blocked"))
+    assert advice in str(failed.value) and f"account {first['id']}" in str(failed.value)
+    assert "Nothing was published" in str(failed.value)
+    assert len(sim.requests(method="POST", path=path)) == 1, "nothing retried"
+    assert rows(connect, "SELECT state, error_code, error_subcode FROM instagram.publish_jobs") == [
+        ("failed", code, subcode)]
+    assert list(redis_client.scan_iter("ig:throttle:*")) == [], "a refusal is not a throttle: no pause key"
+
+    started = time.monotonic()
+    other = PublishRequest.build(account_id=second["id"], media_type="IMAGE", media_url=IMG, caption="Fine")
+    job = drive(publisher, publisher.register(other, "other-account"))
+    assert [p["media_id"] for p in publish_posts(sim, second["id"])] == [job.media_id]
+    assert publisher.hook.get_publishing_limit(first["id"])["quota_usage"] == 0, "the first account still calls"
+    assert time.monotonic() - started < 15, "no wait for a pause"
+    assert publish_posts(sim, first["id"]) == []
 
 
 def test_one_worker_at_a_time_per_key(connect) -> None:

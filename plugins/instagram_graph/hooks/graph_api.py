@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from json import dumps as json_dumps
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -538,8 +539,19 @@ class InstagramGraphHook(BaseHook):
         alt_text: str | None = None,
         is_carousel_item: bool = False,
         children: Sequence[str] | None = None,
+        share_to_feed: bool | None = None,
+        cover_url: str | None = None,
+        thumb_offset: int | None = None,
+        audio_name: str | None = None,
+        user_tags: Sequence[Mapping[str, Any]] | None = None,
+        location_id: str | None = None,
     ) -> str:
-        """Create a media container and return its id.
+        """Create a media container and return its id. Parameters left None are not sent.
+
+        Reels take ``share_to_feed``, ``cover_url``, ``thumb_offset`` (ms) and
+        ``audio_name``; ``user_tags`` is a list of ``{"username", "x", "y"}`` (sent as the
+        JSON array Meta expects); ``location_id`` is a location Page's id. Which media type
+        takes which is checked before this call (see ``instagram_graph.publishing``).
 
         Retried like a read: a duplicate container is harmless (it expires unpublished
         after 24 hours), unlike a duplicate post.
@@ -552,6 +564,12 @@ class InstagramGraphHook(BaseHook):
             "alt_text": alt_text,
             "is_carousel_item": "true" if is_carousel_item else None,
             "children": ",".join(children) if children else None,
+            "share_to_feed": None if share_to_feed is None else ("true" if share_to_feed else "false"),
+            "cover_url": cover_url,
+            "thumb_offset": None if thumb_offset is None else str(int(thumb_offset)),
+            "audio_name": audio_name,
+            "user_tags": json_dumps(list(user_tags), separators=(",", ":")) if user_tags else None,
+            "location_id": location_id,
         }
         payload = self.call(account_id, "POST", f"{account_id}/media", params=params, idempotent=True)
         return str(payload["id"])

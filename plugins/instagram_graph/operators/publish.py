@@ -9,6 +9,10 @@ container is still processing (no worker slot is held meanwhile). Failure policy
   quota, token or permission problems: fail at once, no retries (AirflowFailException),
   with a message naming the problem and the fix;
 - a lost media_publish answer: check the container and go on within the same attempt;
+- Meta answering "not ready" (24/2207008, 9007/2207027): defer again, at least 30 s,
+  until the wait timeout (one deadline for all the waits of an attempt);
+- a policy refusal (spam, account restricted): fail at once with the catalogue's advice;
+  the account is not paused;
 - transient errors: Airflow's retries; every attempt resumes from the recorded state;
 - a long throttle: defer until Meta's regain time, then resume.
 """
@@ -41,18 +45,35 @@ DEFAULT_WAIT_TIMEOUT_MINUTES = 60
 
 
 class InstagramPublishOperator(BaseOperator):
-    """Publish one image, video, reel, story or carousel for one account, exactly once.
+    """Publish one image, reel, story or carousel for one account, exactly once.
+
+    Options a media type does not take are refused before any call, naming the field
+    (see :data:`instagram_graph.publishing.OPTION_TYPES`). Option values may be the text
+    a template renders (``true``, ``1500``, a JSON array; empty or ``null``: not given).
 
     :param account_id: the IG user id to publish as.
-    :param media_type: IMAGE, VIDEO, REELS, STORIES or CAROUSEL.
+    :param media_type: IMAGE, REELS, STORIES or CAROUSEL (VIDEO is refused: publish a
+        single video as REELS).
     :param media_url: public HTTPS URL of the file (all types but CAROUSEL).
     :param children: CAROUSEL only: 2-10 HTTPS URLs (a list, or a JSON array string);
         files ending in .mp4/.mov/.m4v are videos, anything else images.
     :param caption: at most 2200 characters and 30 hashtags (not for STORIES).
-    :param alt_text: accessibility text for images.
+    :param alt_text: accessibility text: IMAGE, and a CAROUSEL's image items (not
+        REELS or STORIES).
+    :param share_to_feed: REELS: also show the reel in the profile grid (Meta's default: yes).
+    :param cover_url: REELS: public HTTPS URL of a cover image.
+    :param thumb_offset: REELS: the cover frame, in milliseconds from the start (not
+        with ``cover_url``).
+    :param audio_name: REELS: the name of the reel's original audio.
+    :param user_tags: people to tag, ``[{"username", "x", "y"}]``; x and y (0.0-1.0)
+        are required on images, left out on reels, optional on stories; on a CAROUSEL
+        ``item`` names the image (position in ``children``, default 1).
+    :param location_id: IMAGE, REELS, CAROUSEL: the numeric id of a location's Facebook Page.
     :param idempotency_key: one key, one post; empty means ``{dag_id}:{run_id}``.
-    :param wait_timeout_minutes: give up when a container is still processing after this.
-    :param poll_interval: longest pause between container status polls, in seconds.
+    :param wait_timeout_minutes: give up when the containers are still processing (or
+        Meta still answers "not ready") after this long.
+    :param poll_intervals: seconds between container status checks, the last repeating;
+        None: the connection's ``status_poll_intervals``.
     :param max_unanswered: lost media_publish answers tolerated in one attempt before
         leaving the rest to a task retry (each one is followed by a container check).
     """
@@ -64,6 +85,12 @@ class InstagramPublishOperator(BaseOperator):
         "children",
         "caption",
         "alt_text",
+        "share_to_feed",
+        "cover_url",
+        "thumb_offset",
+        "audio_name",
+        "user_tags",
+        "location_id",
         "idempotency_key",
         "wait_timeout_minutes",
     )
@@ -78,9 +105,15 @@ class InstagramPublishOperator(BaseOperator):
         children: Sequence[str] | str | None = None,
         caption: str | None = None,
         alt_text: str | None = None,
+        share_to_feed: bool | str | None = None,
+        cover_url: str | None = None,
+        thumb_offset: int | str | None = None,
+        audio_name: str | None = None,
+        user_tags: Sequence[dict[str, Any]] | str | None = None,
+        location_id: str | None = None,
         idempotency_key: str | None = None,
         wait_timeout_minutes: float | str = DEFAULT_WAIT_TIMEOUT_MINUTES,
-        poll_interval: float = 30.0,
+        poll_intervals: Sequence[float] | None = None,
         max_unanswered: int = 3,
         instagram_graph_conn_id: str = InstagramGraphHook.default_conn_name,
         redis_conn_id: str = "instagram_redis",
@@ -93,9 +126,15 @@ class InstagramPublishOperator(BaseOperator):
         self.children = children
         self.caption = caption
         self.alt_text = alt_text
+        self.share_to_feed = share_to_feed
+        self.cover_url = cover_url
+        self.thumb_offset = thumb_offset
+        self.audio_name = audio_name
+        self.user_tags = user_tags
+        self.location_id = location_id
         self.idempotency_key = idempotency_key
         self.wait_timeout_minutes = wait_timeout_minutes
-        self.poll_interval = poll_interval
+        self.poll_intervals = tuple(poll_intervals) if poll_intervals else None
         self.max_unanswered = max_unanswered
         self.instagram_graph_conn_id = instagram_graph_conn_id
         self.redis_conn_id = redis_conn_id
@@ -111,19 +150,36 @@ class InstagramPublishOperator(BaseOperator):
                 children=self.children,
                 caption=self.caption,
                 alt_text=self.alt_text,
+                share_to_feed=self.share_to_feed,
+                cover_url=self.cover_url,
+                thumb_offset=self.thumb_offset,
+                audio_name=self.audio_name,
+                user_tags=self.user_tags,
+                location_id=self.location_id,
             )
             key = self._key(context)
         except RequestRefused as exc:
             raise AirflowFailException(f"Publish request refused: {exc}") from None
         return self._run(context, key, request=request)
 
-    def resume(self, context: Any, event: Any = None) -> dict[str, Any]:
-        """After a wait: ``event`` is the container trigger's, or a throttle pause's (not a dict)."""
-        return self._run(context, self._key(context), event=event if isinstance(event, dict) else None)
+    def resume(self, context: Any, event: Any = None, wait_deadline: float | None = None) -> dict[str, Any]:
+        """After a wait: ``event`` is the container trigger's, or a throttle pause's (not a
+        dict); ``wait_deadline`` the unix time this attempt's waits end (set by the first)."""
+        return self._run(
+            context, self._key(context), event=event if isinstance(event, dict) else None, wait_deadline=wait_deadline
+        )
 
     # --- the work ---------------------------------------------------------------------------
 
-    def _run(self, context: Any, key: str, *, request: PublishRequest | None = None, event: dict | None = None) -> dict[str, Any]:
+    def _run(
+        self,
+        context: Any,
+        key: str,
+        *,
+        request: PublishRequest | None = None,
+        event: dict | None = None,
+        wait_deadline: float | None = None,
+    ) -> dict[str, Any]:
         hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
         conn = open_warehouse()
         consequence = (
@@ -140,6 +196,7 @@ class InstagramPublishOperator(BaseOperator):
                         statuses = publisher.accept_wait_result(job, event)
                         job = publisher.load(key) or job
                     outcome = self._advance(publisher, job, statuses)
+                    poll_intervals = self.poll_intervals or hook.settings.status_poll_intervals
         except (RequestRefused, PublishFailed) as exc:
             raise AirflowFailException(str(exc)) from None
         finally:
@@ -147,7 +204,7 @@ class InstagramPublishOperator(BaseOperator):
             hook.close()
 
         if isinstance(outcome, WaitFor):
-            self._defer_for(outcome)
+            self._defer_for(outcome, poll_intervals, wait_deadline)
         self.log.info("Published: media %s, %s", outcome.media_id, outcome.permalink)
         return outcome.summary()
 
@@ -177,22 +234,34 @@ class InstagramPublishOperator(BaseOperator):
             "retries, and the next attempt checks the container before anything else (no post is made twice)"
         )
 
-    def _defer_for(self, wait: WaitFor) -> None:
+    def _defer_for(self, wait: WaitFor, poll_intervals: Sequence[float], wait_deadline: float | None) -> None:
+        """Defer until ``wait`` is over; every wait of this attempt shares one deadline,
+        so repeated "not ready" answers end at the wait timeout."""
         minutes = float(self.wait_timeout_minutes or DEFAULT_WAIT_TIMEOUT_MINUTES)
+        deadline = wait_deadline if wait_deadline is not None else time.time() + minutes * 60
+        if wait.not_before is not None:
+            self.log.info("Instagram asked for a wait: trying again in %.0f s at the earliest",
+                          max(0.0, wait.not_before - time.time()))
         self.log.info(
-            "Waiting for %s %s to finish processing (up to %.0f min) without holding a worker",
-            wait.what, ", ".join(wait.container_ids), minutes,
+            "Waiting for %s %s (%.0f min left of the wait timeout) without holding a worker",
+            wait.what, ", ".join(wait.container_ids), max(0.0, deadline - time.time()) / 60,
         )
         trigger = ContainerStatusTrigger(
             account_id=str(self.account_id),
             container_ids=list(wait.container_ids),
-            deadline=time.time() + minutes * 60,
+            deadline=deadline,
             instagram_graph_conn_id=self.instagram_graph_conn_id,
             redis_conn_id=self.redis_conn_id,
-            poll_interval=self.poll_interval,
+            poll_intervals=list(poll_intervals),
+            not_before=wait.not_before,
         )
         # Airflow's own timeout is a safety net only: the trigger reports its deadline itself.
-        self.defer(trigger=trigger, method_name="resume", timeout=timedelta(minutes=minutes + 5))
+        self.defer(
+            trigger=trigger,
+            method_name="resume",
+            kwargs={"wait_deadline": deadline},
+            timeout=timedelta(seconds=max(0.0, deadline - time.time()) + 300),
+        )
 
     def _key(self, context: Any) -> str:
         dag = context.get("dag")
