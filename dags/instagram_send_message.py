@@ -4,8 +4,10 @@
 Sends one **text DM** from an account to a person who wrote to it, exactly once. Trigger
 it from the UI form, the REST API or another DAG; there is no schedule.
 
-Instagram allows replies only within **24 hours** of the person's last message: outside
-that window the run fails at once, without retries, and says so. Every message is
+Instagram allows replies only within **24 hours** of the person's last message (**7 days**
+with the `HUMAN_AGENT` tag, for a person's reply, once Meta granted the app the Human
+Agent feature and the connection says so): outside that window the run fails at once,
+without retries, and says so. The text may be at most **1000 bytes** in UTF-8. Every message is
 recorded in **`instagram.outbound_messages`** (one row per idempotency key: state,
 message id, errors).
 
@@ -19,6 +21,7 @@ Guide: `docs/publishing-and-messaging.md`.
 
 from airflow.sdk import DAG, Param
 
+from instagram_graph.messaging import HUMAN_AGENT
 from instagram_graph.operators.messaging import InstagramSendMessageOperator
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
 
@@ -38,9 +41,19 @@ with DAG(
             type="string", pattern=r"^[0-9]+$", title="Recipient",
             description="The person's Instagram-scoped id (IGSID), e.g. from instagram.messages.from_id.",
         ),
-        "text": Param(type="string", minLength=1, maxLength=999, title="Text", description="1 to 999 characters."),
+        "text": Param(
+            type="string", minLength=1, maxLength=1000, title="Text", format="multiline",
+            description="At most 1000 bytes in UTF-8 (an emoji takes 4, an accented letter 2); checked by the task.",
+        ),
+        "tag": Param(
+            None, type=["null", "string"], enum=[None, HUMAN_AGENT], title="Message tag",
+            values_display={None: "None: a reply within 24 hours",
+                            HUMAN_AGENT: "HUMAN_AGENT: a person's reply, up to 7 days"},
+            description="HUMAN_AGENT only when Meta granted the app the Human Agent feature and the connection's "
+            "human_agent_enabled is true.",
+        ),
         "idempotency_key": Param(
-            "", type="string", maxLength=250, title="Idempotency key",
+            None, type=["null", "string"], maxLength=250, title="Idempotency key",
             description="One key, one message. Empty: derived from the run.",
         ),
     },
@@ -50,5 +63,6 @@ with DAG(
         account_id="{{ params.account_id }}",
         recipient_id="{{ params.recipient_id }}",
         text="{{ params.text }}",
-        idempotency_key="{{ params.idempotency_key }}",
+        tag="{{ params.tag or '' }}",
+        idempotency_key="{{ params.idempotency_key or '' }}",
     )

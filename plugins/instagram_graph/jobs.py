@@ -142,7 +142,7 @@ class JobTable:
     done_state: str
     select_sql: str  # params: idempotency key
     insert_sql: str  # params: _insert_params(); ON CONFLICT (idempotency_key) DO NOTHING
-    restart_sql: str  # params: dag run id, idempotency key; only a failed job
+    restart_sql: str  # params: _restart_params(); only a failed job
 
     default_lookup_slack: timedelta  # how far before an attempt a found result may be dated
 
@@ -174,7 +174,7 @@ class JobTable:
             self._check_same(job, request)
         if job.state == "failed":
             log.info("%s failed before (%s); starting it over", job.describe(), job.error_message)
-            row = self._fetch(self.restart_sql, (dag_run_id, key))
+            row = self._fetch(self.restart_sql, self._restart_params(request, key, dag_run_id))
             job = self._from_row(row) if row is not None else self._reload(job)
         else:
             log.info("Resuming %s from state %s", job.describe(), job.state)
@@ -194,6 +194,11 @@ class JobTable:
     def _check_same(self, job: Any, request: Any) -> None:
         """Refuse (RequestRefused) when ``job`` was registered for other content."""
         raise NotImplementedError
+
+    def _restart_params(self, request: Any, key: str, dag_run_id: str | None) -> tuple:
+        """The parameters of ``restart_sql``: the dag run id and the key, unless a table
+        records more of the request anew when a failed job starts over."""
+        return (dag_run_id, key)
 
     def _reload(self, job: Any) -> Any:
         fresh = self.load(job.idempotency_key)

@@ -43,8 +43,10 @@ from instagram_graph.jobs import (
 
 log = logging.getLogger(__name__)
 
-MESSAGE_MAX_CHARS = 999  # Meta: "less than 1000 characters"
+MESSAGE_MAX_BYTES = 1000  # Meta: UTF-8 text of at most 1000 bytes (not characters)
 RECIPIENT_ID = re.compile(r"^[0-9]{1,64}$")
+HUMAN_AGENT = "HUMAN_AGENT"  # the one message tag Instagram takes: replies up to 7 days after
+MESSAGE_TAGS = (HUMAN_AGENT,)
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,25 @@ class MessageRequest:
     account_id: str
     recipient_id: str
     text: str
+    tag: str | None = None
 
     @classmethod
-    def build(cls, *, account_id: str, recipient_id: str, text: str) -> MessageRequest:
+    def build(
+        cls,
+        *,
+        account_id: str,
+        recipient_id: str,
+        text: str,
+        tag: str | None = None,
+        human_agent_enabled: bool = False,
+    ) -> MessageRequest:
+        """Check the message before anything is sent.
+
+        :param tag: ``HUMAN_AGENT`` or empty (``null`` from a template is empty too).
+        :param human_agent_enabled: the connection says Meta granted the Human Agent
+            feature (``GraphApiSettings.human_agent_enabled``); a tag is refused otherwise.
+        :raises RequestRefused: naming the field, the problem and the fix.
+        """
         account_id = (account_id or "").strip()
         recipient_id = (recipient_id or "").strip()
         if not account_id:
@@ -68,16 +86,37 @@ class MessageRequest:
             )
         if not text or not text.strip():
             raise RequestRefused("text is empty: write the message to send.")
-        if len(text) > MESSAGE_MAX_CHARS:
+        size = len(text.encode("utf-8"))
+        if size > MESSAGE_MAX_BYTES:
             raise RequestRefused(
-                f"The message is {len(text)} characters long; Instagram takes fewer than 1000. "
-                f"Shorten it by {len(text) - MESSAGE_MAX_CHARS} characters, or send two messages."
+                f"The message is {size} bytes in UTF-8 ({len(text)} characters); Instagram takes at most "
+                f"{MESSAGE_MAX_BYTES} bytes. Shorten it by {size - MESSAGE_MAX_BYTES} bytes (emoji and letters "
+                "beyond basic Latin take 2 to 4 bytes each), or send two messages."
             )
-        return cls(account_id, recipient_id, text)
+        tag = _tag(tag, human_agent_enabled)
+        return cls(account_id, recipient_id, text, tag)
 
     @property
     def text_hash(self) -> str:
         return text_hash(self.text)
+
+
+def _tag(value: str | None, human_agent_enabled: bool) -> str | None:
+    tag = (value or "").strip().upper()
+    if tag in ("", "NULL", "NONE"):
+        return None
+    if tag not in MESSAGE_TAGS:
+        raise RequestRefused(
+            f"tag {value!r} is not a tag Instagram takes: the only one is {HUMAN_AGENT} (a person's reply up to "
+            "7 days after the recipient's last message). Leave tag empty for a reply within 24 hours."
+        )
+    if not human_agent_enabled:
+        raise RequestRefused(
+            f"tag {HUMAN_AGENT} needs Meta's Human Agent feature, and the instagram_graph connection does not say the "
+            "app has it. Once Meta granted the app Human Agent (App Review), set the connection's extra field "
+            "human_agent_enabled to true; until then leave tag empty (replies within 24 hours only)."
+        )
+    return tag
 
 
 @dataclass
@@ -95,6 +134,7 @@ class OutboundMessage:
     attempts: int
     send_started_at: datetime | None
     created_at: datetime
+    tag: str | None = None
 
     def describe(self) -> str:
         return f"message {self.idempotency_key!r} (account {self.account_id} to {self.recipient_id})"
@@ -126,19 +166,19 @@ class SendOutcomeUnknown(Exception):
 
 _COLUMNS = (
     "idempotency_key, account_id, recipient_id, text, text_hash, state, message_id, error_message, attempts, "
-    "send_started_at, created_at"
+    "send_started_at, created_at, tag"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM instagram.outbound_messages WHERE idempotency_key = %s"
 _INSERT = f"""
-INSERT INTO instagram.outbound_messages (idempotency_key, account_id, recipient_id, text, text_hash, dag_run_id)
-VALUES (%s, %s, %s, %s, %s, %s)
+INSERT INTO instagram.outbound_messages (idempotency_key, account_id, recipient_id, text, text_hash, tag, dag_run_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
 """
 _RESTART = f"""
 UPDATE instagram.outbound_messages
    SET state = 'pending', error_code = NULL, error_subcode = NULL, error_message = NULL, fbtrace_id = NULL,
-       send_started_at = NULL, dag_run_id = %s
+       send_started_at = NULL, tag = %s, dag_run_id = %s
  WHERE idempotency_key = %s AND state = 'failed'
 RETURNING {_COLUMNS}
 """
@@ -184,7 +224,10 @@ class Messenger(JobTable):
         return _message(row)
 
     def _insert_params(self, request: MessageRequest, key: str, dag_run_id: str | None) -> tuple:
-        return (key, request.account_id, request.recipient_id, request.text, request.text_hash, dag_run_id)
+        return (key, request.account_id, request.recipient_id, request.text, request.text_hash, request.tag, dag_run_id)
+
+    def _restart_params(self, request: MessageRequest, key: str, dag_run_id: str | None) -> tuple:
+        return (request.tag, dag_run_id, key)  # a failed message may start over with a tag
 
     def send(self, message: OutboundMessage) -> OutboundMessage:
         """Send it unless it was sent; returns the ``sent`` row.
@@ -211,7 +254,7 @@ class Messenger(JobTable):
         message = _message(row)
         log.info("Sending %s (attempt %d)", message.describe(), message.attempts)
         try:
-            sent = self.hook.send_message(message.account_id, message.recipient_id, message.text)
+            sent = self.hook.send_message(message.account_id, message.recipient_id, message.text, tag=message.tag)
         except TransientError as exc:
             raise SendOutcomeUnknown(
                 f"The send request of {message.describe()} got no usable answer ({exc}); "
@@ -280,11 +323,13 @@ class Messenger(JobTable):
             message.text_hash == request.text_hash
             and message.account_id == request.account_id
             and message.recipient_id == request.recipient_id
+            and (message.tag == request.tag or message.state == "failed")  # a failed one starts over anew
         )
         if not same:
             raise RequestRefused(
                 f"The idempotency key {message.idempotency_key!r} was already used for a different message "
-                f"(account {message.account_id} to {message.recipient_id}, state {message.state}). A key stands "
+                f"(account {message.account_id} to {message.recipient_id}, tag {message.tag or 'none'}, state "
+                f"{message.state}). A key stands "
                 "for one message: use a new key for new content, or leave it empty to derive one from the run."
             )
 

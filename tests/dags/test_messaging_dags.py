@@ -24,8 +24,8 @@ def conversation(sim, account_id: str, *, inside: bool) -> dict:
     pytest.fail("the simulator seeds conversations inside and outside the 24-hour window")
 
 
-def send(run_dag, **conf):
-    return run_dag("instagram_send_message", conf=json.dumps(conf))
+def send(run_dag, env: dict[str, str] | None = None, **conf):
+    return run_dag("instagram_send_message", conf=json.dumps(conf), env=env)
 
 
 def outbound(warehouse) -> list[tuple]:
@@ -84,3 +84,45 @@ def test_a_dm_whose_answer_was_lost_is_sent_once(run_dag, sim, warehouse, accoun
     assert outbound(warehouse)[0][:3] == ("order-1001/shipped", "sent", message["message_id"])
     assert len(sim.requests(method="POST", path=SEND_PATH)) == 1, "the retry looked, it did not send again"
     assert_no_token(result.output, sim)
+
+
+@pytest.mark.slow
+def test_a_text_over_1000_bytes_is_refused_before_any_call(run_dag, sim, warehouse, account):
+    to = conversation(sim, account["id"], inside=True)
+    sim.clear_requests()
+    result = send(run_dag, account_id=account["id"], recipient_id=to["user_id"], text="é" * 201 + "x" * 798)
+    assert result.returncode != 0
+    assert "The message is 1200 bytes in UTF-8 (999 characters); Instagram takes at most 1000 bytes" in result.output
+    assert sim.requests() == [] and outbound(warehouse) == []
+    assert result.output.count("[DAG TEST] running task") == 1, "no retry"
+
+
+def graph_connection(airflow_env, **extra) -> dict[str, str]:
+    """The run's instagram_graph connection with more extra fields."""
+    conn = json.loads(airflow_env["AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT"])
+    conn["extra"].update(extra)
+    return {"AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": json.dumps(conn)}
+
+
+@pytest.mark.slow
+def test_a_human_agent_reply_needs_the_connection_to_allow_it(run_dag, airflow_env, sim, warehouse, account):
+    """Two days after the person wrote: outside 24 hours, inside the 7 days of HUMAN_AGENT."""
+    sim.configure(human_agent_approved=True)
+    to = conversation(sim, account["id"], inside=True)
+    sim.customer_writes(to["id"], "Is anyone there?")
+    sim.advance_clock(2 * 24 * 3600)
+    conf = {"account_id": account["id"], "recipient_id": to["user_id"], "text": "Ana from support here",
+            "tag": "HUMAN_AGENT", "idempotency_key": "ticket-7/reply"}
+    sim.clear_requests()
+    refused = send(run_dag, **conf)
+    assert refused.returncode != 0
+    assert "set the connection's extra field human_agent_enabled to true" in refused.output
+    assert sim.requests() == [] and outbound(warehouse) == [], "refused before any call or record"
+
+    result = send(run_dag, env=graph_connection(airflow_env, human_agent_enabled=True), **conf)
+    assert result.returncode == 0, result.output[-4000:]
+    (message,) = sim.truth("sent_messages", account_id=account["id"])
+    (call,) = sim.requests(method="POST", path=SEND_PATH)
+    assert (call["params"]["tag"], call["params"]["messaging_type"]) == ("HUMAN_AGENT", "MESSAGE_TAG")
+    assert outbound(warehouse)[0][:3] == ("ticket-7/reply", "sent", message["message_id"])
+    assert_no_token(refused.output + result.output, sim)

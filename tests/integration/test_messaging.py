@@ -46,7 +46,15 @@ def rows(connect, sql: str, params: tuple = ()) -> list[tuple]:
     [
         ({"recipient_id": "123", "text": ""}, "text is empty"),
         ({"recipient_id": "123", "text": "   "}, "text is empty"),
-        ({"recipient_id": "123", "text": "x" * 1000}, "1000 characters long; Instagram takes fewer than 1000"),
+        ({"recipient_id": "123", "text": "x" * 1001}, r"The message is 1001 bytes in UTF-8 \(1001 characters\)"),
+        ({"recipient_id": "123", "text": "é" * 201 + "x" * 798},
+         r"The message is 1200 bytes in UTF-8 \(999 characters\); Instagram takes at most 1000 bytes\. "
+         "Shorten it by 200 bytes"),
+        ({"recipient_id": "123", "text": "🙂" * 251}, r"1004 bytes in UTF-8 \(251 characters\)"),
+        ({"recipient_id": "123", "text": "hi", "tag": "CONFIRMED_EVENT_UPDATE"},
+         "the only one is HUMAN_AGENT"),
+        ({"recipient_id": "123", "text": "hi", "tag": "HUMAN_AGENT"},
+         "set the connection's extra field human_agent_enabled to true"),
         ({"recipient_id": "@someone", "text": "hi"}, "is not an Instagram-scoped user id"),
         ({"recipient_id": "", "text": "hi"}, "is not an Instagram-scoped user id"),
     ],
@@ -56,8 +64,75 @@ def test_bad_messages_are_refused_naming_the_problem(fields, expected) -> None:
         MessageRequest.build(account_id="17841400000000001", **fields)
 
 
-def test_999_characters_are_allowed() -> None:
-    assert len(MessageRequest.build(account_id="1", recipient_id="2", text="x" * 999).text) == 999
+def test_1000_bytes_are_allowed_and_a_tag_only_when_the_connection_allows_it() -> None:
+    assert len(MessageRequest.build(account_id="1", recipient_id="2", text="x" * 1000).text) == 1000
+    assert len(MessageRequest.build(account_id="1", recipient_id="2", text="é" * 500).text) == 500
+    assert MessageRequest.build(account_id="1", recipient_id="2", text="hi", tag="").tag is None
+    assert MessageRequest.build(account_id="1", recipient_id="2", text="hi", tag="null").tag is None
+    tagged = MessageRequest.build(account_id="1", recipient_id="2", text="hi", tag="human_agent",
+                                  human_agent_enabled=True)
+    assert tagged.tag == "HUMAN_AGENT"
+
+
+def test_a_message_over_1000_bytes_is_refused_before_any_call_or_record(messenger, sim, account, connect) -> None:
+    to = conversation(sim, account["id"], inside=True)
+    text = "é" * 201 + "x" * 798
+    sim.clear_requests()
+    with pytest.raises(RequestRefused, match=r"1200 bytes in UTF-8 \(999 characters\)"):
+        messenger.register(MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text=text), "big")
+    assert sim.requests() == []
+    assert rows(connect, "SELECT count(*) FROM instagram.outbound_messages") == [(0,)]
+
+
+def test_a_human_agent_reply_goes_out_after_24_hours_within_7_days(make_hook, sim, account, connect) -> None:
+    """Outside the 24-hour window, inside 7 days: refused untagged, sent with HUMAN_AGENT."""
+    sim.configure(human_agent_approved=True)
+    messenger = Messenger(make_hook(human_agent_enabled=True), connect())
+    to = conversation(sim, account["id"], inside=True)
+    sim.customer_writes(to["id"], "Can someone call me back?")
+    sim.advance_clock(2 * 24 * 3600)
+
+    plain = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Our agent Ana here")
+    with pytest.raises(MessageFailed, match="in the last 24 hours"):
+        messenger.send(messenger.register(plain, "agent-reply"))
+    assert sent(sim, account["id"]) == []
+
+    tagged = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Our agent Ana here",
+                                  tag="HUMAN_AGENT", human_agent_enabled=True)
+    sim.clear_requests()
+    message = messenger.send(messenger.register(tagged, "agent-reply"))  # the failed key starts over, tagged
+    (call,) = send_calls(sim)
+    assert (call["params"]["tag"], call["params"]["messaging_type"]) == ("HUMAN_AGENT", "MESSAGE_TAG")
+    assert [m["message_id"] for m in sent(sim, account["id"])] == [message.message_id]
+    assert rows(connect, "SELECT state, tag FROM instagram.outbound_messages") == [("sent", "HUMAN_AGENT")]
+
+    sim.advance_clock(6 * 24 * 3600)  # 8 days after the person's message: not even a human agent may write
+    late = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Still there?",
+                                tag="HUMAN_AGENT", human_agent_enabled=True)
+    with pytest.raises(MessageFailed):
+        messenger.send(messenger.register(late, "agent-late"))
+    assert len(sent(sim, account["id"])) == 1
+
+
+def test_a_tagged_message_keeps_its_tag_on_a_retry_and_its_key(make_hook, sim, account, connect) -> None:
+    sim.configure(human_agent_approved=True)
+    messenger = Messenger(make_hook(human_agent_enabled=True), connect())
+    to = conversation(sim, account["id"], inside=True)
+    tagged = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Following up",
+                                  tag="HUMAN_AGENT", human_agent_enabled=True)
+    sim.add_fault(method="POST", path=SEND_PATH, kind="reset", times=1)
+    sim.clear_requests()
+    with pytest.raises(SendOutcomeUnknown):
+        messenger.send(messenger.register(tagged, "tagged-retry"))
+
+    retried = Messenger(make_hook(human_agent_enabled=True), connect())  # another worker: the row knows the tag
+    message = retried.send(retried.load("tagged-retry"))
+    assert message.state == "sent" and message.tag == "HUMAN_AGENT"
+    assert [c["params"].get("tag") for c in send_calls(sim)] == ["HUMAN_AGENT", "HUMAN_AGENT"]
+
+    plain = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Following up")
+    with pytest.raises(RequestRefused, match="already used for a different message .*tag HUMAN_AGENT"):
+        retried.register(plain, "tagged-retry")
 
 
 def test_a_message_inside_the_window_is_sent_once_and_the_key_never_sends_again(
@@ -161,7 +236,7 @@ def test_the_same_key_with_another_text_or_recipient_is_refused(messenger, sim, 
 def test_an_unknown_recipient_fails_without_retry(messenger, sim, account) -> None:
     request = MessageRequest.build(account_id=account["id"], recipient_id="1234567890", text="Hi")
     sim.clear_requests()
-    with pytest.raises(MessageFailed, match="must have written to the account first"):
+    with pytest.raises(MessageFailed, match="must have written to account .* first"):
         messenger.send(messenger.register(request, "stranger"))
     assert len(send_calls(sim)) == 1
 

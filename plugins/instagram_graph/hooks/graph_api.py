@@ -621,9 +621,17 @@ class InstagramGraphHook(BaseHook):
             messages.extend(edge)
         return cast(list[Message], messages)
 
-    def send_message(self, account_id: str, recipient_id: str, text: str) -> SentMessage:
-        """Send a text DM. Never retried blindly: a lost answer may mean it was sent."""
-        body = {"recipient": {"id": recipient_id}, "message": {"text": text}}
+    def send_message(self, account_id: str, recipient_id: str, text: str, *, tag: str | None = None) -> SentMessage:
+        """Send a text DM. Never retried blindly: a lost answer may mean it was sent.
+
+        :param tag: ``HUMAN_AGENT`` for a person's reply up to 7 days after the recipient's
+            last message (Meta must have granted the app the Human Agent feature); sent as
+            ``"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"``. None: a plain reply,
+            within 24 hours.
+        """
+        body: dict[str, Any] = {"recipient": {"id": recipient_id}, "message": {"text": text}}
+        if tag:
+            body.update(messaging_type="MESSAGE_TAG", tag=tag)
         payload = self.call(account_id, "POST", f"{account_id}/messages", json=body, idempotent=False, budget="send")
         return cast(SentMessage, payload)
 

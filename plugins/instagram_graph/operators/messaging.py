@@ -2,7 +2,8 @@
 
 The Airflow side of :mod:`instagram_graph.messaging`. Failure policy:
 
-- bad input, a refused request, a recipient outside the 24-hour window, an unknown
+- bad input (a text over 1000 UTF-8 bytes, a tag the connection does not allow), a
+  refused request, a recipient outside the 24-hour window (7 days when tagged), an unknown
   recipient, token or permission problems: fail at once, no retries
   (AirflowFailException), with a message naming the problem and the fix;
 - a lost answer: look in the conversation and go on within the same attempt;
@@ -29,13 +30,16 @@ class InstagramSendMessageOperator(BaseOperator):
 
     :param account_id: the IG user id that sends.
     :param recipient_id: the person's Instagram-scoped id (IGSID).
-    :param text: 1 to 999 characters.
+    :param text: at most 1000 bytes in UTF-8 (an emoji takes 4).
+    :param tag: ``HUMAN_AGENT``: a person's reply up to 7 days after the recipient's last
+        message; only when the connection's ``human_agent_enabled`` extra is true (Meta
+        granted the app the Human Agent feature). Empty: a reply within 24 hours.
     :param idempotency_key: one key, one message; empty means ``{dag_id}:{run_id}``.
     :param max_unanswered: lost answers tolerated in one attempt (each is followed by a
         look into the conversation) before leaving the rest to a task retry.
     """
 
-    template_fields: Sequence[str] = ("account_id", "recipient_id", "text", "idempotency_key")
+    template_fields: Sequence[str] = ("account_id", "recipient_id", "text", "tag", "idempotency_key")
     ui_color = "#d8ecf7"
 
     def __init__(
@@ -44,6 +48,7 @@ class InstagramSendMessageOperator(BaseOperator):
         account_id: str,
         recipient_id: str,
         text: str,
+        tag: str | None = None,
         idempotency_key: str | None = None,
         max_unanswered: int = 3,
         instagram_graph_conn_id: str = InstagramGraphHook.default_conn_name,
@@ -54,22 +59,28 @@ class InstagramSendMessageOperator(BaseOperator):
         self.account_id = account_id
         self.recipient_id = recipient_id
         self.text = text
+        self.tag = tag
         self.idempotency_key = idempotency_key
         self.max_unanswered = max_unanswered
         self.instagram_graph_conn_id = instagram_graph_conn_id
         self.redis_conn_id = redis_conn_id
 
     def execute(self, context: Any, event: Any = None) -> dict[str, Any]:
+        hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
         try:
             request = MessageRequest.build(
-                account_id=str(self.account_id or ""), recipient_id=str(self.recipient_id or ""), text=self.text or ""
+                account_id=str(self.account_id or ""),
+                recipient_id=str(self.recipient_id or ""),
+                text=self.text or "",
+                tag=self.tag,
+                human_agent_enabled=hook.settings.human_agent_enabled,  # the connection, no call
             )
             dag = context.get("dag")
             key = default_idempotency_key(self.idempotency_key, getattr(dag, "dag_id", self.dag_id), context["run_id"])
         except RequestRefused as exc:
+            hook.close()
             raise AirflowFailException(f"Message refused: {exc}") from None
 
-        hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
         conn = open_warehouse()
         consequence = f"Nothing was sent for key {key!r}."
         try:
