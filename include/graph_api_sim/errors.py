@@ -227,18 +227,27 @@ class GraphError(Exception):
         return {"error": error}
 
 
-def spec_for_code(code: int) -> ErrorSpec:
-    """The catalogue row for an error code (first match), for faults that only name a code."""
-    for spec in ERRORS.values():
-        if spec.code == code:
-            return spec
-    return ErrorSpec(code, f"(#{code}) Simulated error", http_status=400)
+class _Elided(dict[str, str]):
+    """Fills a message template's details that a fault does not know with "..."."""
+
+    def __missing__(self, key: str) -> str:
+        return "..."
+
+
+def spec_for_code(code: int, subcode: int | None = None) -> ErrorSpec:
+    """The catalogue row for an error code, for faults that only name a code: the row with this
+    subcode if there is one (100/33 reads "Unsupported ... request"), else the first with the code."""
+    rows = [spec for spec in ERRORS.values() if spec.code == code]
+    row = next((spec for spec in rows if subcode is not None and spec.subcode == subcode), rows[0] if rows else None)
+    if row is None:
+        return ErrorSpec(code, f"(#{code}) Simulated error", http_status=400)
+    return replace(row, message=row.message.format_map(_Elided()))
 
 
 def custom_error(**fields: Any) -> GraphError:
     """An error from a fault spec: any field left out comes from the code's catalogue row."""
     code = int(fields.get("code") if fields.get("code") is not None else 2)
-    base = spec_for_code(code)
+    base = spec_for_code(code, fields.get("subcode"))
     overrides = {
         "message": fields.get("message"),
         "type": fields.get("type"),

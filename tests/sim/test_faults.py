@@ -36,6 +36,10 @@ def test_error_fault_uses_meta_envelope(graph, sim):
     custom = graph.error(graph.get("/me/media"))
     assert (custom["code"], custom["error_subcode"], custom["message"]) == (100, 33, "Unsupported get request.")
     assert "error_data" not in custom
+    sim.add_fault(path="/media$", kind="error", code=100, subcode=33, times=1)
+    gone = graph.error(graph.get("/me/media"))  # the catalogue row of 100/33, not just of code 100
+    assert gone["type"] == "GraphMethodException"
+    assert gone["message"].startswith("Unsupported ... request. Object with ID '...' does not exist")
     sim.add_fault(path="/insights$", kind="error", code=100, error_data={"blame_field_specs": [["metric"]]}, times=1)
     blamed = graph.error(graph.get("/me/insights", metric="reach", period="day"))
     assert blamed["error_data"] == {"blame_field_specs": [["metric"]]}
