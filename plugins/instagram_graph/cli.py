@@ -29,6 +29,7 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -69,8 +70,6 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
     if args.expires_at is not None:
         expires_at = _parse_when(args.expires_at)
     else:
-        if args.expires_in_days <= 0:
-            raise UsageError("--expires-in-days must be positive")
         expires_at = datetime.now(timezone.utc) + timedelta(days=args.expires_in_days)
     if expires_at <= datetime.now(timezone.utc):
         raise UsageError(f"--expires-at {expires_at.isoformat()} is in the past: that token has already expired")
@@ -190,6 +189,43 @@ Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _checked(check: Callable[..., Any], field: str, **kwargs: Any) -> Callable[[str], Any]:
+    """An argparse ``type`` from a :mod:`instagram_graph.validation` check: a bad value
+    ends in argparse's usage error (exit 2) naming the argument, before anything runs."""
+
+    def convert(text: str) -> Any:
+        from instagram_graph.validation import InvalidInput
+
+        try:
+            return check(field, text, **kwargs)
+        except InvalidInput as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _account_id() -> Callable[[str], str]:
+    from instagram_graph.validation import instagram_id
+
+    return _checked(instagram_id, "ACCOUNT_ID")
+
+
+def _text(field: str) -> Callable[[str], str]:
+    from instagram_graph.validation import plain_text
+
+    return _checked(plain_text, field)
+
+
+def _days(text: str) -> int:
+    from instagram_graph.validation import MAX_DAYS, InvalidInput, whole_number
+
+    try:
+        return whole_number("--expires-in-days", int(text), minimum=1, maximum=MAX_DAYS)
+    except ValueError as exc:
+        message = str(exc) if isinstance(exc, InvalidInput) else f"--expires-in-days {text!r} is not a whole number"
+        raise argparse.ArgumentTypeError(message) from None
+
+
 def _configure_migrate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sql-dir",
@@ -198,18 +234,25 @@ def _configure_migrate(parser: argparse.ArgumentParser) -> None:
 
 
 def _configure_add(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("account_id", metavar="ACCOUNT_ID", help="the Instagram user id")
-    parser.add_argument("--username", help="the account's @username, for listings")
+    parser.add_argument("account_id", metavar="ACCOUNT_ID", type=_account_id(), help="the Instagram user id (digits)")
+    parser.add_argument("--username", type=_text("--username"), help="the account's @username, for listings")
     expiry = parser.add_mutually_exclusive_group()
     expiry.add_argument(
         "--expires-in-days",
-        type=int,
+        type=_days,
         default=60,
         metavar="N",
-        help="days until the token expires (default 60, a long-lived token)",
+        help="days until the token expires (1 to 3650; default 60, a long-lived token)",
     )
-    expiry.add_argument("--expires-at", metavar="ISO", help="expiry as ISO 8601, e.g. 2026-03-01T12:00:00Z (UTC if no offset)")
-    parser.add_argument("--scopes", metavar="A,B", help="comma-separated permissions the token was granted")
+    expiry.add_argument(
+        "--expires-at",
+        metavar="ISO",
+        type=_text("--expires-at"),
+        help="expiry as ISO 8601, e.g. 2026-03-01T12:00:00Z (UTC if no offset)",
+    )
+    parser.add_argument(
+        "--scopes", metavar="A,B", type=_text("--scopes"), help="comma-separated permissions the token was granted"
+    )
     parser.epilog = (
         "The token is read from stdin (e.g. `< token-file`), or from a hidden prompt when stdin "
         "is a terminal. It is never accepted on the command line."
@@ -221,17 +264,22 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _configure_disable(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("account_id", metavar="ACCOUNT_ID")
-    parser.add_argument("--reason", required=True, help="why (shown in listings)")
+    parser.add_argument("account_id", metavar="ACCOUNT_ID", type=_account_id())
+    parser.add_argument("--reason", required=True, type=_text("--reason"), help="why (shown in listings)")
 
 
 def _configure_enable(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("account_id", metavar="ACCOUNT_ID")
+    parser.add_argument("account_id", metavar="ACCOUNT_ID", type=_account_id())
 
 
 def _configure_revoke(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("account_id", metavar="ACCOUNT_ID")
-    parser.add_argument("--reason", default="token revoked", help="why (shown in listings; default: token revoked)")
+    parser.add_argument("account_id", metavar="ACCOUNT_ID", type=_account_id())
+    parser.add_argument(
+        "--reason",
+        default="token revoked",
+        type=_text("--reason"),
+        help="why (shown in listings; default: token revoked)",
+    )
     parser.add_argument(
         "--conn-id",
         default="instagram_graph_default",
@@ -278,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage error (or --help) already
+        return int(exc.code or 0)
     try:
         return args.handler(args)
     except UsageError as exc:

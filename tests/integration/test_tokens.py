@@ -414,7 +414,8 @@ def test_cli_expected_errors_exit_2_without_traceback(dsn, store):
     store.put(ACCOUNT, TOKEN, expires_at=_in_days(30))
     cases = [
         (_cli(dsn, "keys", "rotate", keys=Fernet.generate_key().decode()), ACCOUNT),
-        (_cli(dsn, "accounts", "disable", "nobody", "--reason", "x"), "Unknown Instagram account nobody"),
+        (_cli(dsn, "accounts", "disable", "999", "--reason", "x"), "Unknown Instagram account 999"),
+        (_cli(dsn, "accounts", "disable", "nobody", "--reason", "x"), "ACCOUNT_ID 'nobody' is not an Instagram id"),
         (_cli(dsn, "accounts", "add", ACCOUNT, stdin=TOKEN, keys=""), KEYS_ENV),
         (_cli(dsn, "accounts", "add", ACCOUNT, "--expires-at", "2001-01-01", stdin=TOKEN), "in the past"),
         (_cli(dsn, "accounts", "add", ACCOUNT, "--expires-at", "soon", stdin=TOKEN), "ISO 8601"),

@@ -48,7 +48,7 @@ def no_warehouse(monkeypatch):
         (["accounts", "add", "1"], " \n\t", "no token given"),
         (["accounts", "add", "1", "--expires-at", "2001-01-01T00:00:00Z"], "IGAAx", "in the past"),
         (["accounts", "add", "1", "--expires-at", "tomorrow"], "IGAAx", "ISO 8601"),
-        (["accounts", "add", "1", "--expires-in-days", "0"], "IGAAx", "must be positive"),
+        (["accounts", "add", "1", "--expires-in-days", "0"], "IGAAx", "must be between 1 and 3650"),
     ],
 )
 def test_user_errors_exit_2_before_touching_the_warehouse(no_warehouse, monkeypatch, capsys, argv, stdin, message):
@@ -82,3 +82,22 @@ def test_unreachable_warehouse_exits_1_with_a_message(no_warehouse, capsys):
     assert cli.main(["accounts", "list"]) == 1
     err = capsys.readouterr().err
     assert "warehouse error" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["accounts", "add", "not-a-number"], "ACCOUNT_ID 'not-a-number' is not an Instagram id"),
+        (["accounts", "add", "1'; DROP TABLE x; --"], "is not an Instagram id"),
+        (["accounts", "add", "123", "--expires-in-days", "99999999999999"], "--expires-in-days is 99999999999999"),
+        (["accounts", "add", "123", "--expires-in-days", "many"], "--expires-in-days 'many' is not a whole number"),
+        (["accounts", "add", "123", "--username", "shop\x00"], "--username contains a control character (NUL)"),
+        (["accounts", "disable", "123", "--reason", "paused\x07"], "--reason contains a control character"),
+        (["accounts", "enable", "12 3"], "is not an Instagram id"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_runs(argv, named, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("INSTAGRAM_WAREHOUSE_DSN", "postgresql://nobody@127.0.0.1:1/none")  # never reached
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
