@@ -17,6 +17,8 @@ extras are used the same way (IAM auth is not supported here).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
@@ -37,6 +39,44 @@ def connect(dsn: str | None = None) -> psycopg2.extensions.connection:
     if dsn:
         return psycopg2.connect(dsn)
     return psycopg2.connect(**_airflow_connection_args())
+
+
+class WarehouseConnectionLost(RuntimeError):
+    """The warehouse went away mid-task (a restart, a failover, a network cut).
+
+    Transient: what was committed stays, and the task's retry (or a rerun) completes it.
+    """
+
+
+_LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+def _first_cause(error: BaseException) -> BaseException:
+    """The first warehouse error of the chain: psycopg2 reports a dead connection again
+    ("connection already closed") when the rollback that follows the real failure runs."""
+    cause = error
+    seen = {id(cause)}
+    while True:
+        earlier = cause.__cause__ or cause.__context__
+        if earlier is None or id(earlier) in seen or not isinstance(earlier, psycopg2.Error):
+            return cause
+        seen.add(id(earlier))
+        cause = earlier
+
+
+@contextmanager
+def connection_loss_explained() -> Iterator[None]:
+    """Turn a lost warehouse connection into :class:`WarehouseConnectionLost` whose message
+    starts with what happened and names the first cause, not the rollback's echo of it."""
+    try:
+        yield
+    except _LOST as exc:
+        cause = _first_cause(exc)
+        detail = (getattr(cause, "pgerror", None) or str(cause)).strip().splitlines()
+        raise WarehouseConnectionLost(
+            f"the warehouse connection was lost: {type(cause).__name__}: {detail[0] if detail else 'no detail'}. "
+            "What was committed stays; the task's retry completes the rest once the warehouse answers again."
+        ) from cause
 
 
 def _airflow_connection_args() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from instagram_graph.errors import (
+    ObjectNotFoundError,
     InvalidRequestError,
     PermissionDeniedError,
     RateLimitError,
@@ -44,7 +45,7 @@ def test_transient_failures_then_success(hook, sim, account) -> None:
     ("fault", "expected"),
     [
         ({"kind": "malformed"}, TransientError),
-        ({"kind": "error", "code": 100, "subcode": 33, "http_status": 400}, TransientError),
+        ({"kind": "error", "code": 2, "http_status": 503}, TransientError),
         ({"kind": "delay", "seconds": 3.0}, TransientError),
     ],
 )
@@ -54,6 +55,17 @@ def test_other_transient_kinds_are_retried(hook, sim, account, fault, expected) 
     with pytest.raises(expected):
         hook.get_profile(account["id"])
     assert _attempts(sim, account["id"]) == 4
+
+
+def test_an_object_that_is_gone_is_tried_once(hook, sim, account) -> None:
+    # 100/33 (deleted post, expired story) was once taken for transient: never retry it.
+    media_id = sim.truth("media", account_id=account["id"])[0]["id"]
+    sim.delete_object(media_id)
+    sim.clear_requests()
+    with pytest.raises(ObjectNotFoundError) as caught:
+        hook.get_media(account["id"], media_id)
+    assert caught.value.retryable is False and "does not exist" in str(caught.value)
+    assert len([r for r in sim.requests() if media_id in r["path"]]) == 1
 
 
 def test_permission_error_is_tried_once(hook, sim, account) -> None:

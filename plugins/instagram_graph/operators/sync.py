@@ -140,9 +140,10 @@ class InstagramSyncOperator(BaseOperator):
         except SyncOptionError as exc:  # bad input: no call, no write, no retry
             raise AirflowFailException(f"account {self.account_id}, stream {self.stream}: {exc}") from None
         hook = InstagramGraphHook(self.instagram_graph_conn_id)
-        conn = db.connect()
+        with db.connection_loss_explained():
+            conn = db.connect()
         try:
-            with graph_api_outcomes(self, str(self.account_id), resume="execute"):
+            with db.connection_loss_explained(), graph_api_outcomes(self, str(self.account_id), resume="execute"):
                 run = SyncRun(
                     hook=hook,
                     conn=conn,
