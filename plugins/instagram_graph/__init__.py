@@ -103,7 +103,7 @@ def get_provider_info() -> dict:
                         "label": "Rate-limit slots per Redis round trip",
                         "description": "Most platform slots a worker leases at once when its calls come fast; 1 = one "
                         "Redis round trip per call.",
-                        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1},
+                        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1, "maximum": 256},
                     },
                     "timeout": {
                         "label": "Request timeout (seconds)",

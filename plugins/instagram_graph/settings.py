@@ -16,6 +16,9 @@ DEFAULT_HOST = "https://graph.instagram.com"
 DEFAULT_API_VERSION = "v24.0"
 
 
+MAX_SLOT_LEASE = 256  # one Lua call returns the leased members; thousands overflow its stack
+
+
 class SettingsError(ValueError):
     """The ``instagram_graph`` connection holds a value we cannot use."""
 
@@ -88,8 +91,10 @@ class GraphApiSettings:
             raise SettingsError("timeout must be a positive number of seconds")
         if self.max_attempts < 1:
             raise SettingsError("max_attempts must be at least 1")
-        if self.slot_lease_max < 1:
-            raise SettingsError("slot_lease_max must be at least 1 (1 turns slot leases off)")
+        if not 1 <= self.slot_lease_max <= MAX_SLOT_LEASE:
+            raise SettingsError(
+                f"slot_lease_max must be between 1 (slot leases off) and {MAX_SLOT_LEASE}; the default 8 suits most"
+            )
 
     @classmethod
     def from_connection(cls, conn: Any) -> GraphApiSettings:

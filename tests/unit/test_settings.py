@@ -68,3 +68,9 @@ def test_window_and_messaging_pace_come_from_extras_beside_calls_per_hour() -> N
     assert settings.messaging_calls_per_second == 1.5
     defaults = GraphApiSettings.from_connection(conn(extra='{"calls_per_hour": 50}'))
     assert (defaults.window_seconds, defaults.messaging_calls_per_second) == (3600, 2.0), "old connections"
+
+
+@pytest.mark.parametrize("value", ["0", "100000"])
+def test_slot_lease_max_is_bounded(value) -> None:
+    with pytest.raises(SettingsError, match="slot_lease_max must be between 1"):
+        GraphApiSettings.from_connection(conn(extra=f'{{"slot_lease_max": "{value}"}}'))
