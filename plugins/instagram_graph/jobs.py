@@ -91,6 +91,12 @@ def require_usable_account(store: Any, account_id: str) -> None:
             f"Instagram account {account_id} has no access token. "
             f"Add one with: {reconnect_hint(account_id)}"
         )
+    if info.status == "undecryptable":
+        raise RequestRefused(
+            f"No key in INSTAGRAM_TOKEN_KEYS decrypts the access token of Instagram account {account_id}. "
+            "Add the key it was encrypted with to INSTAGRAM_TOKEN_KEYS (comma-separated, newest first), "
+            f"or reconnect the account: {reconnect_hint(account_id)}"
+        )
     if info.status != "active":
         raise RequestRefused(
             f"The access token of Instagram account {account_id} is {info.status}: nothing can be sent for it. "

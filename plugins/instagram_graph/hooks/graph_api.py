@@ -32,6 +32,7 @@ from instagram_graph import CONNECTION_TYPE
 from instagram_graph.errors import (
     GraphApiError,
     InvalidRequestError,
+    ObjectNotFoundError,
     RateLimiterUnavailableError,
     RateLimitError,
     TokenError,
@@ -484,11 +485,16 @@ class InstagramGraphHook(BaseHook):
         than one page of replies costs a further call for the rest.
         """
         comments = list(self.paginate(account_id, f"{media_id}/comments", params={"fields": fields}))
+        kept = []
         for comment in comments:
             replies = comment.get("replies") or {}
             if (replies.get("paging") or {}).get("next"):
-                comment["replies"] = {"data": self.get_replies(account_id, comment["id"])}
-        return cast(list[Comment], comments)
+                try:
+                    comment["replies"] = {"data": self.get_replies(account_id, comment["id"])}
+                except ObjectNotFoundError:  # deleted while we read: it is not among the comments
+                    continue
+            kept.append(comment)
+        return cast(list[Comment], kept)
 
     def get_replies(self, account_id: str, comment_id: str, *, fields: str = REPLY_FIELDS) -> list[Comment]:
         return cast(list[Comment], list(self.paginate(account_id, f"{comment_id}/replies", params={"fields": fields})))
