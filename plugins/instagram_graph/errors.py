@@ -221,6 +221,11 @@ _PUBLISH_PERMISSION = (
     "Grant the app the instagram_business_content_publish permission for account {account}, then reconnect it: "
     "`{reconnect}`."
 )
+_HUMAN_AGENT_PERMISSION = (
+    "Meta refused the HUMAN_AGENT tag for account {account}: the app needs Meta's Human Agent feature (App Review) "
+    "besides instagram_business_manage_messages. Until Meta grants it, set the connection's human_agent_enabled to "
+    "false and reply within 24 hours of the person's last message, without a tag."
+)
 _MESSAGING_PERMISSION = (
     "Grant the app the instagram_business_manage_messages permission for account {account}, then reconnect it: "
     "`{reconnect}`."
@@ -311,7 +316,8 @@ def _rows() -> Iterable[tuple[int, int | None, ErrorRule]]:
     yield -2, 2207020, ErrorRule(InvalidRequestError, advice=_NEW_CONTAINER)
     yield 24, 2207008, ErrorRule(NotReadyError, advice=_WAIT_BUILDER)
     yield 9007, 2207027, ErrorRule(
-        NotReadyError, advice="The media is not ready for publishing yet: it is published once it is (automatic)."
+        NotReadyError, advice="Meta is still processing the media: wait a minute or two and publish again (the "
+        "publish job does this on its own within its wait timeout)."
     )
     yield 36000, 2207004, ErrorRule(
         InvalidRequestError, advice="The image is too large (at most 8 MB): make it smaller, then trigger again."
@@ -333,7 +339,11 @@ def _build(rows: Iterable[tuple[int, int | None, ErrorRule]]) -> dict[tuple[int,
 CATALOGUE: dict[tuple[int, int | None], ErrorRule] = _build(_rows())
 
 # Advice that depends on what was being done when a permission was missing.
-PERMISSION_ADVICE = {"publish": _PUBLISH_PERMISSION, "message": _MESSAGING_PERMISSION}
+PERMISSION_ADVICE = {
+    "publish": _PUBLISH_PERMISSION,
+    "message": _MESSAGING_PERMISSION,
+    "tagged_message": _HUMAN_AGENT_PERMISSION,
+}
 
 
 def rule_for(code: int | None, subcode: int | None) -> ErrorRule | None:
@@ -414,7 +424,8 @@ def classify(
 def advice_for(error: BaseException, *, account_id: str | None = None, action: str | None = None) -> str:
     """The advice for any failure a task may end with, from the catalogue for Graph API errors.
 
-    :param action: ``publish`` or ``message``: names the permission a PermissionDenied needs.
+    :param action: ``publish``, ``message`` or ``tagged_message`` (a DM with the HUMAN_AGENT
+        tag): names the permission or feature a PermissionDenied needs.
     """
     if isinstance(error, GraphApiError):
         if account_id and not error.account_id:

@@ -344,4 +344,5 @@ def _message(row: tuple) -> OutboundMessage:
 
 
 def _advice(error: GraphApiError, message: OutboundMessage) -> str:
-    return advice_for(error, account_id=message.account_id, action="message")
+    action = "tagged_message" if getattr(message, "tag", None) else "message"
+    return advice_for(error, account_id=message.account_id, action=action)

@@ -823,7 +823,7 @@ class Publisher(JobTable):
                     job,
                     f"Instagram still answered that the media is not ready (code {not_ready.code}, subcode "
                     f"{not_ready.subcode}) when the wait timeout (wait_timeout_minutes) ran out. Nothing was "
-                    f"published. Meta's guidance: {_advice(not_ready, job.account_id)} Here the timeout ran out "
+                    f"published. {_advice(not_ready, job.account_id)} Here the timeout ran out "
                     "first: trigger again, with a longer wait_timeout_minutes if it happens again.",
                     error=not_ready,
                 )

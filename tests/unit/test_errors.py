@@ -248,3 +248,9 @@ def test_rule_lookup_prefers_the_exact_subcode() -> None:
 def test_advice_for_other_failures() -> None:
     assert "retries" in advice_for(RuntimeError("boom"))
     assert isinstance(GraphApiError("x").advice, str)
+
+
+def test_a_refused_human_agent_tag_names_the_feature_not_the_permission() -> None:
+    error = classify(meta_error(10, type_="IGApiException"), 403)
+    advice = advice_for(error, account_id="7", action="tagged_message")
+    assert "Human Agent" in advice and "human_agent_enabled" in advice
