@@ -19,6 +19,20 @@ worker's clock: workers on different hosts drift, Redis is the one clock they sh
 
 When Redis cannot be reached we fail closed with :class:`RateLimiterUnavailableError`:
 no Graph API call is made without a slot.
+
+When Redis LOSES its data (a restart without persistence, an eviction, a failover to an
+empty replica) an empty window must not be trusted: it would hand out a fresh ``limit`` at
+once. A limiter built with a durable ``record`` (the hook's platform window; see
+:mod:`instagram_graph.admission_record`) keeps a sentinel member INSIDE each window's own
+sorted set (so whatever loses the key loses the sentinel too), and admits nothing from a
+window without it. The first worker to find it missing rebuilds the window from the
+record in Postgres, atomically (:data:`SEED_LUA`: one worker seeds, the others find the
+seeded window); each recorded minute's calls count at the END of their minute (never in
+the future), which keeps them in the window at least as long as they really are. Where
+the record cannot be read (warehouse unreachable or not configured, migration 010 not
+applied) the window is rebuilt as if it had been FULL, its ``limit`` calls spread evenly
+over the last window: calls resume at the average pace (one every ``window / limit``
+seconds) and the whole budget is back once a full window has passed.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from instagram_graph.admission_record import AdmissionRecord, RecordUnavailable
 from instagram_graph.errors import RateLimiterUnavailableError
 
 log = logging.getLogger(__name__)
@@ -50,22 +65,40 @@ REGAIN_FIELD = "estimated_time_to_regain_access"
 
 # Redis errors that mean "the limiter is not there", as opposed to a bug in our commands.
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+# The admission script's answer for a guarded window whose sentinel is gone; how often a
+# call rebuilds before it gives up (the window vanishing again and again: a flush loop).
+_LOST = 3
+_REBUILD_TRIES = 3
 
 # --- Lua ------------------------------------------------------------------------------------
 
+# The member that marks a window as built by us (score +inf: never trimmed, never counted).
+SENTINEL = "~built"
+# A guarded window's key outlives its newest entry by a minute, so an account that went
+# quiet is rebuilt only after its last recorded minute has left the window (empty rebuild).
+GUARDED_TTL_EXTRA_MS = 60_000
+
 # KEYS[1] = the account's window (sorted set: score = call time in us, member unique);
 # KEYS[2..] = optional pause keys (see UsageThrottle), checked first in the same round trip.
-# ARGV = limit, window in us, a random nonce, slots wanted, then members to release (slots
-# of an earlier lease that were never used: removed first, so they count no more).
-# Up to `wanted` slots are recorded as `nonce:1`, `nonce:2`, ... (the random nonce keeps two
-# workers' members apart; the client can name them to release them). Near the limit a
-# lease shrinks to a quarter of what is free, so the last slots spread over the workers.
-# Returns {0, slots granted}, {1, ms until a slot frees} or {2, ms left of a pause}.
+# ARGV = limit, window in us, a random nonce, slots wanted, guarded (1 or 0), then members
+# to release (slots of an earlier lease that were never used: removed first, so they count
+# no more). Up to `wanted` slots are recorded as `nonce:1`, `nonce:2`, ... (the random nonce
+# keeps two workers' members apart; the client can name them to release them). Near the
+# limit a lease shrinks to a quarter of what is free, so the last slots spread over the
+# workers. A guarded window admits nothing without its sentinel (Redis lost it: rebuild).
+# Returns {0, slots granted, now}, {1, ms until a slot frees, now}, {2, ms left of a pause,
+# now} or {3, 0, now} (guarded and the sentinel is missing); now = Redis time in us.
 # Only a grant records anything.
 ACQUIRE_LUA = """
 local key = KEYS[1]
-if #ARGV > 4 then
-  redis.call('ZREM', key, unpack(ARGV, 5))
+if #ARGV > 5 then
+  redis.call('ZREM', key, unpack(ARGV, 6))
+end
+local guarded = ARGV[5] == '1'
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if guarded and not redis.call('ZSCORE', key, '%(sentinel)s') then
+  return {3, 0, now_us}
 end
 local paused = 0
 for i = 2, #KEYS do
@@ -73,14 +106,13 @@ for i = 2, #KEYS do
   if pttl > paused then paused = pttl end
 end
 if paused > 0 then
-  return {2, paused}
+  return {2, paused, now_us}
 end
 local limit = tonumber(ARGV[1])
 local window_us = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now_us - window_us)
 local count = redis.call('ZCARD', key)
+if guarded then count = count - 1 end
 if count < limit then
   local grant = math.min(tonumber(ARGV[4]), math.max(1, math.floor((limit - count) / 4)))
   local entries = {}
@@ -89,23 +121,76 @@ if count < limit then
     entries[2 * i] = ARGV[3] .. ':' .. i
   end
   redis.call('ZADD', key, unpack(entries))
-  redis.call('PEXPIRE', key, math.ceil(window_us / 1000))
-  return {0, grant}
+  local ttl_ms = math.ceil(window_us / 1000)
+  if guarded then ttl_ms = ttl_ms + %(extra)d end
+  redis.call('PEXPIRE', key, ttl_ms)
+  return {0, grant, now_us}
 end
 -- The slot frees when the entry that puts us at the limit leaves the window. That is
 -- the oldest one unless the limit was lowered since the entries were recorded.
 local entry = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
 local wait_us = tonumber(entry[2]) + window_us - now_us
-return {1, math.max(1, math.ceil(wait_us / 1000))}
-"""
+return {1, math.max(1, math.ceil(wait_us / 1000)), now_us}
+""" % {"sentinel": SENTINEL, "extra": GUARDED_TTL_EXTRA_MS}
 
-# KEYS[1] = the account's window; ARGV[1] = window in us. Counts live entries by Redis time.
-# (Scores go to Redis as numbers, never via Lua string concatenation, which keeps only
-# 14 significant digits: a microsecond timestamp has 16.)
+# Rebuilds a guarded window Redis lost, atomically: only if the sentinel is still missing
+# (the first worker seeds; the others find its window and seed nothing).
+# KEYS[1] = the account's window; ARGV = window in us, limit, mode, then for mode 'record'
+# pairs of (end of a recorded minute in us, calls admitted in that minute). Each minute's
+# calls are entered at the END of their minute, or now if that is later than now (never in
+# the future), and only if still inside the window. Mode 'guess' (no record to read): the
+# window is taken as full, `limit` calls spread evenly over it, the newest one now.
+# Entries already in the key stay (written by an unguarded writer: they count too).
+# Returns {1, entries seeded} or {0, 0} when the window was already rebuilt.
+SEED_LUA = """
+local key = KEYS[1]
+if redis.call('ZSCORE', key, '%(sentinel)s') then
+  return {0, 0}
+end
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window_us = tonumber(ARGV[1])
+local oldest = now_us - window_us
+local batch, seeded = {}, 0
+local function add(score, member)
+  batch[#batch + 1] = score
+  batch[#batch + 1] = member
+  seeded = seeded + 1
+  if #batch >= 1000 then
+    redis.call('ZADD', key, unpack(batch))
+    batch = {}
+  end
+end
+if ARGV[3] == 'guess' then
+  local limit = tonumber(ARGV[2])
+  for k = 1, limit do
+    add(oldest + k * window_us / limit, 'guess:' .. k)
+  end
+else
+  for i = 4, #ARGV - 1, 2 do
+    local score = math.min(tonumber(ARGV[i]), now_us)
+    if score > oldest then
+      for c = 1, tonumber(ARGV[i + 1]) do
+        add(score, 'seed:' .. ARGV[i] .. ':' .. c)
+      end
+    end
+  end
+end
+if #batch > 0 then
+  redis.call('ZADD', key, unpack(batch))
+end
+redis.call('ZADD', key, 'inf', '%(sentinel)s')
+redis.call('PEXPIRE', key, math.ceil(window_us / 1000) + %(extra)d)
+return {1, seeded}
+""" % {"sentinel": SENTINEL, "extra": GUARDED_TTL_EXTRA_MS}
+
+# KEYS[1] = the account's window; ARGV[1] = window in us. Counts live entries by Redis time
+# (not the sentinel, whose score is +inf). (Scores go to Redis as numbers, never via Lua
+# string concatenation, which keeps only 14 significant digits: a microsecond timestamp has 16.)
 USAGE_LUA = """
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-return redis.call('ZCOUNT', KEYS[1], now_us - tonumber(ARGV[1]) + 1, '+inf')
+return redis.call('ZCOUNT', KEYS[1], now_us - tonumber(ARGV[1]) + 1, '(+inf')
 """
 
 # KEYS = pause keys; ARGV[i] = pause in ms for KEYS[i], ARGV[#KEYS + i] = the reason stored
@@ -171,6 +256,12 @@ class RedisRateLimiter:
     :param limit: calls allowed per account within ``window_seconds``.
     :param window_seconds: length of the sliding window.
     :param prefix: key prefix; the window of an account lives at ``prefix + account_id``.
+    :param record: a durable record of admitted slots
+        (:class:`~instagram_graph.admission_record.AdmissionRecord`). With one, the window is
+        GUARDED: every grant is written to the record before it is used, and a window Redis
+        lost is rebuilt from the record before anything is admitted (see the module
+        docstring). Without one (the messaging budgets, tools, tests) an empty window is
+        trusted.
     """
 
     def __init__(
@@ -179,6 +270,7 @@ class RedisRateLimiter:
         limit: int = 200,
         window_seconds: float = 3600,
         prefix: str = "ig:rate_limit:",
+        record: AdmissionRecord | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
@@ -188,11 +280,18 @@ class RedisRateLimiter:
         self.limit = int(limit)
         self.window_seconds = float(window_seconds)
         self.prefix = prefix
+        self.record = record
         self._window_us = round(self.window_seconds * 1_000_000)
         # register_script runs EVALSHA and reloads the script by itself on NOSCRIPT
         # (after a Redis restart or SCRIPT FLUSH).
         self._acquire = redis_client.register_script(ACQUIRE_LUA)
         self._usage = redis_client.register_script(USAGE_LUA)
+        self._seed = redis_client.register_script(SEED_LUA)
+
+    @property
+    def guarded(self) -> bool:
+        """True when a window Redis lost is rebuilt from the durable record."""
+        return self.record is not None
 
     def key(self, account_id: str) -> str:
         return f"{self.prefix}{account_id}"
@@ -216,20 +315,66 @@ class RedisRateLimiter:
         slots (see :class:`SlotLeases`); ``release`` names unused slots of an earlier lease.
         """
         lease = secrets.token_hex(8)
-        try:
-            kind, value = self._acquire(
-                keys=[self.key(account_id), *pause_keys],
-                args=[self.limit, self._window_us, lease, max(1, int(want)), *release],
+        args = [self.limit, self._window_us, lease, max(1, int(want)), int(self.guarded), *release]
+        for _ in range(_REBUILD_TRIES):
+            try:
+                kind, value, now_us = self._acquire(keys=[self.key(account_id), *pause_keys], args=args)
+            except _UNAVAILABLE as exc:
+                _unavailable(self.redis, exc)
+            kind, value, now_us = int(kind), int(value), int(now_us)
+            if kind != _LOST:
+                break
+            self._rebuild(account_id, now_us)
+        else:
+            raise RateLimiterUnavailableError(
+                f"The rate-limit window of account {account_id} in Redis at {redis_location(self.redis)} "
+                f"vanished {_REBUILD_TRIES} times while it was being rebuilt; no call is made without a slot. "
+                "Check Redis's maxmemory-policy (noeviction) and whether something flushes it."
             )
-        except _UNAVAILABLE as exc:
-            _unavailable(self.redis, exc)
-        kind, value = int(kind), int(value)
         if kind == 0:
+            if self.record is not None:  # before any of the slots is used
+                self.record.add(account_id, value, now_us)
             return Admission(wait=0.0, paused=False, granted=value, lease=lease)
         if kind == 1:
             log.debug("Rate limit %s/%ss reached for account %s; next slot in %s ms",
                       self.limit, self.window_seconds, account_id, value)
         return Admission(wait=value / 1000.0, paused=kind == 2)
+
+    def _rebuild(self, account_id: str, now_us: int) -> None:
+        """Seed the account's lost window from the record (or as full, without one), atomically."""
+        assert self.record is not None
+        args: list[Any] = [self._window_us, self.limit]
+        try:
+            minutes = self.record.read(account_id, now_us - self._window_us - 60_000_000)
+        except RecordUnavailable as exc:
+            minutes, reason = None, str(exc)
+        if minutes is None:
+            args.append("guess")
+        else:
+            args.append("record")
+            for minute, calls in minutes:
+                args += [(minute + 60) * 1_000_000, calls]  # counted at the end of its minute
+        try:
+            seeded, entries = self._seed(keys=[self.key(account_id)], args=args)
+        except _UNAVAILABLE as exc:
+            _unavailable(self.redis, exc)
+        if not int(seeded):
+            log.debug("Rate-limit window of account %s was rebuilt by another worker", account_id)
+        elif minutes is None:
+            log.warning(
+                "Rate-limit window of account %s was missing in Redis and the record of admitted calls cannot "
+                "be read (%s): taken as full (%d calls spread over the last %gs), so calls resume at one per "
+                "%.1fs and the whole budget is back after one window",
+                account_id, reason, self.limit, self.window_seconds, self.window_seconds / self.limit,
+            )
+        elif int(entries):
+            log.warning(
+                "Rate-limit window of account %s was missing in Redis (a restart, an eviction or a failover): "
+                "rebuilt from the record of admitted calls, %d of them still in the window",
+                account_id, int(entries),
+            )
+        else:
+            log.debug("Rate-limit window of account %s rebuilt empty (no calls recorded in it)", account_id)
 
     def release(self, account_id: str, members: tuple[str, ...]) -> None:
         """Give back leased slots that were never used."""
@@ -591,6 +736,14 @@ class CallBudgets:
     second before its call is made. Within an hour that is noise; within a second it
     would let calls bunch at Meta. Each messaging window is ``ARRIVAL_MARGIN_SECONDS``
     longer than the pace asks for the same reason (see :func:`pace_window`).
+
+    Only the platform window keeps a durable record (``platform.record``) and is rebuilt
+    when Redis loses it. The messaging windows are not, on purpose: a window of about a
+    second rebuilds itself within that second - every call it held has left it by then -
+    so losing it can let through at most one window's worth (2 reads, or 100 sends) more,
+    once, and Redis takes longer than that to come back anyway. Meta answers such an
+    overshoot with 613/2534040, which pauses that budget (above); no call is lost. A
+    Postgres write per DM or read (they are not leased) would cost more than it could save.
     """
 
     def __init__(

@@ -33,6 +33,7 @@ EXPECTED_TABLES = {
     "outbound_messages",
     "sync_state",
     "metric_refusals",
+    "rate_limit_admissions",
 }
 # Tables holding Graph API objects: each keeps the whole object in `raw`.
 ENTITY_TABLES = {

@@ -141,6 +141,19 @@ def test_celery_broker_and_rate_limiter_use_separate_redis_databases(airflow_ser
     assert (broker.path or "/0") != limiter.path
 
 
+def test_redis_keeps_its_data_across_restarts(compose, services):
+    """Append-only persistence on a named volume, and no eviction: a restart keeps the windows.
+    (The limiter does not rely on it: a lost window is rebuilt from the warehouse.)"""
+    argv = _command(services["redis"])
+    assert argv[0] == "redis-server"
+    assert _option(argv, "--appendonly") == "yes"
+    assert _option(argv, "--appendfsync") in ("always", "everysec")
+    assert _option(argv, "--maxmemory-policy") == "noeviction"
+    volume, target = services["redis"]["volumes"][0].split(":")[:2]
+    assert target == "/data", "redis:7 writes its append-only file under /data"
+    assert volume in compose["volumes"], "a named volume, so the file outlives the container"
+
+
 # --- image ------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,9 @@ Every call goes through :meth:`InstagramGraphHook.call`, which in order
 2. waits for a slot of the call's budget: its pauses, then its Redis sliding window
    (``platform`` for most calls, ``conversations`` and ``send`` for messaging, which Meta
    counts apart: see ``CallBudgets``; platform slots are leased a few at a time when
-   calls come fast: see ``SlotLeases``),
+   calls come fast: see ``SlotLeases``; each platform lease is written to a durable
+   record in the warehouse, from which a window Redis lost is rebuilt: see
+   ``instagram_graph.admission_record``),
 3. sends one request on a pooled session with a timeout (token in the Authorization
    header, so it never appears in a URL that urllib3 or a proxy might log),
 4. feeds the usage headers to the shared throttle, and
@@ -19,7 +21,7 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from json import dumps as json_dumps
 from typing import TYPE_CHECKING, Any, cast
@@ -57,6 +59,7 @@ from instagram_graph.models import (
 )
 from instagram_graph.retries import build_retrying
 from instagram_graph.settings import GraphApiSettings
+from instagram_graph.warehouse_link import WarehouseLink
 
 if TYPE_CHECKING:
     from instagram_graph.rate_limit import Budget
@@ -99,6 +102,10 @@ class InstagramGraphHook(BaseHook):
     :param throttle: a :class:`~instagram_graph.rate_limit.UsageThrottle`; same.
     :param settings: overrides the connection entirely (tests, scripts).
     :param session: a ``requests.Session`` to share; one is made per hook otherwise.
+    :param warehouse: returns a new warehouse connection, for the hook's bookkeeping (the
+        durable record of admitted rate-limit slots); default
+        :func:`instagram_graph.db.connect` (``instagram_warehouse`` or
+        ``INSTAGRAM_WAREHOUSE_DSN``), opened on first use and kept until :meth:`close`.
     """
 
     conn_name_attr = "instagram_graph_conn_id"
@@ -116,6 +123,7 @@ class InstagramGraphHook(BaseHook):
         throttle: Any | None = None,
         settings: GraphApiSettings | None = None,
         session: requests.Session | None = None,
+        warehouse: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__()
         self.instagram_graph_conn_id = instagram_graph_conn_id
@@ -128,6 +136,7 @@ class InstagramGraphHook(BaseHook):
         self._session = session
         self._redis_client: Any = None
         self._tokens: dict[str, Any] = {}
+        self._warehouse_link = WarehouseLink(warehouse)
         self.calls_made = 0
 
     # --- wiring ------------------------------------------------------------------------
@@ -197,11 +206,18 @@ class InstagramGraphHook(BaseHook):
 
     @property
     def rate_limiter(self) -> Any:
+        """The platform window, guarded by a durable record of what it admits (a window Redis
+        loses is rebuilt from it: see ``instagram_graph.admission_record``)."""
         if self._rate_limiter is None:
+            from instagram_graph.admission_record import AdmissionRecord
             from instagram_graph.rate_limit import RedisRateLimiter
 
+            window = self.settings.window_seconds
             self._rate_limiter = RedisRateLimiter(
-                self._redis(), limit=self.settings.calls_per_hour, window_seconds=self.settings.window_seconds
+                self._redis(),
+                limit=self.settings.calls_per_hour,
+                window_seconds=window,
+                record=AdmissionRecord(self._warehouse_link, window_seconds=window),
             )
         return self._rate_limiter
 
@@ -229,12 +245,17 @@ class InstagramGraphHook(BaseHook):
         return self._budgets
 
     def close(self) -> None:
-        """Give back unused leased slots and close the HTTP session."""
+        """Give back unused leased slots, write what the record still holds, close the
+        warehouse link and the HTTP session."""
         if self._budgets is not None:
             try:
                 self._budgets.release_all()
             except RateLimiterUnavailableError as exc:  # they leave the window within the hour
                 self.log.warning("Unused rate-limit slots not given back: %s", exc)
+        record = getattr(self._rate_limiter, "record", None)
+        if record is not None and not record.flush():
+            self.log.warning("%d admitted rate-limit slot(s) never reached the record", record.pending)
+        self._warehouse_link.close()
         if self._session is not None:
             self._session.close()
 
