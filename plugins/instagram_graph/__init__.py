@@ -144,6 +144,18 @@ def get_provider_info() -> dict:
                         "(replies up to 7 days after the person's last message instead of 24 hours).",
                         "schema": {"type": ["boolean", "null"], "default": False},
                     },
+                    "audit_calls": {
+                        "label": "Audit trail in the warehouse",
+                        "description": "Keep one row per Graph API call attempt in instagram.api_calls (account, "
+                        "method, path without query, status, duration, attempt, Meta's trace id, the Airflow run "
+                        "and task). Never a token or query string. The DEBUG log line is written either way.",
+                        "schema": {"type": ["boolean", "null"], "default": True},
+                    },
+                    "audit_retention_days": {
+                        "label": "Audit trail kept (days)",
+                        "description": "Days of instagram.api_calls kept; older days are dropped a whole day at a time.",
+                        "schema": {"type": ["integer", "null"], "default": 7, "minimum": 1, "maximum": 3650},
+                    },
                 },
             }
         ],

@@ -17,6 +17,7 @@ DEFAULT_API_VERSION = "v24.0"
 
 
 MAX_SLOT_LEASE = 256  # one Lua call returns the leased members; thousands overflow its stack
+MAX_AUDIT_RETENTION_DAYS = 3650
 
 
 class SettingsError(ValueError):
@@ -52,6 +53,9 @@ class GraphApiSettings:
     :param max_attempts: attempts per call, the first one included (3 retries).
     :param slot_lease_max: most rate-limit slots a worker takes in one Redis round trip
         when its calls come fast (1 = one round trip per call; see ``SlotLeases``).
+    :param audit_calls: keep the audit trail of every call attempt in the warehouse
+        (``instagram.api_calls``); the DEBUG log line of each attempt is written either way.
+    :param audit_retention_days: days of audit trail kept; older days are dropped whole.
     """
 
     base_url: str = DEFAULT_HOST
@@ -71,6 +75,8 @@ class GraphApiSettings:
     retry_max_delay: float = 30.0
     max_attempts: int = 4
     slot_lease_max: int = 8
+    audit_calls: bool = True
+    audit_retention_days: int = 7
 
     def __post_init__(self) -> None:
         if not self.api_version.startswith("v"):
@@ -94,6 +100,11 @@ class GraphApiSettings:
         if not 1 <= self.slot_lease_max <= MAX_SLOT_LEASE:
             raise SettingsError(
                 f"slot_lease_max must be between 1 (slot leases off) and {MAX_SLOT_LEASE}; the default 8 suits most"
+            )
+        if not 1 <= self.audit_retention_days <= MAX_AUDIT_RETENTION_DAYS:
+            raise SettingsError(
+                f"audit_retention_days must be between 1 and {MAX_AUDIT_RETENTION_DAYS}; "
+                "to keep no audit trail at all, set audit_calls to false"
             )
 
     @classmethod
@@ -134,6 +145,7 @@ _NUMERIC = {
     "messaging_calls_per_second": float,
     "max_attempts": int,
     "slot_lease_max": int,
+    "audit_retention_days": int,
     "timeout": float,
     "usage_threshold_pct": float,
     "max_inline_wait": float,
@@ -158,7 +170,7 @@ def _coerce(name: str, value: Any, conn_id: str) -> Any:
         ) from None
 
 
-_BOOLEAN = {"human_agent_enabled"}
+_BOOLEAN = {"human_agent_enabled", "audit_calls"}
 _NUMBER_LISTS = {"status_poll_intervals"}
 
 

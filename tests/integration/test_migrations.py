@@ -34,6 +34,7 @@ EXPECTED_TABLES = {
     "sync_state",
     "metric_refusals",
     "rate_limit_admissions",
+    "api_calls",
 }
 # Tables holding Graph API objects: each keeps the whole object in `raw`.
 ENTITY_TABLES = {

@@ -10,15 +10,18 @@ Every call goes through :meth:`InstagramGraphHook.call`, which in order
    ``instagram_graph.admission_record``),
 3. sends one request on a pooled session with a timeout (token in the Authorization
    header, so it never appears in a URL that urllib3 or a proxy might log),
-4. feeds the usage headers to the shared throttle, and
+4. feeds the usage headers to the shared throttle,
 5. turns an error body into a typed :class:`~instagram_graph.errors.GraphApiError`,
-   retried by the tenacity policy in :mod:`instagram_graph.retries` when that is safe.
+   retried by the tenacity policy in :mod:`instagram_graph.retries` when that is safe, and
+6. records each attempt that sent a request in the audit trail (a DEBUG line, and a row of
+   ``instagram.api_calls`` written in batches: see ``instagram_graph.call_audit``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -58,6 +61,7 @@ from instagram_graph.models import (
     SentMessage,
 )
 from instagram_graph.retries import build_retrying
+from instagram_graph.call_audit import TRACE_HEADER, CallAudit
 from instagram_graph.settings import GraphApiSettings
 from instagram_graph.warehouse_link import WarehouseLink
 
@@ -103,7 +107,7 @@ class InstagramGraphHook(BaseHook):
     :param settings: overrides the connection entirely (tests, scripts).
     :param session: a ``requests.Session`` to share; one is made per hook otherwise.
     :param warehouse: returns a new warehouse connection, for the hook's bookkeeping (the
-        durable record of admitted rate-limit slots); default
+        durable record of admitted rate-limit slots, the audit trail of calls); default
         :func:`instagram_graph.db.connect` (``instagram_warehouse`` or
         ``INSTAGRAM_WAREHOUSE_DSN``), opened on first use and kept until :meth:`close`.
     """
@@ -137,6 +141,7 @@ class InstagramGraphHook(BaseHook):
         self._redis_client: Any = None
         self._tokens: dict[str, Any] = {}
         self._warehouse_link = WarehouseLink(warehouse)
+        self._audit: CallAudit | None = None
         self.calls_made = 0
 
     # --- wiring ------------------------------------------------------------------------
@@ -244,9 +249,21 @@ class InstagramGraphHook(BaseHook):
             )
         return self._budgets
 
+    @property
+    def audit(self) -> CallAudit:
+        """The audit trail of this hook's call attempts (DEBUG lines; warehouse rows unless
+        the connection's ``audit_calls`` is false); see ``instagram_graph.call_audit``."""
+        if self._audit is None:
+            self._audit = CallAudit(
+                self._warehouse_link if self.settings.audit_calls else None,
+                log=self.log,
+                retention_days=self.settings.audit_retention_days,
+            )
+        return self._audit
+
     def close(self) -> None:
-        """Give back unused leased slots, write what the record still holds, close the
-        warehouse link and the HTTP session."""
+        """Give back unused leased slots, write what the record and the audit trail still
+        hold, close the warehouse link and the HTTP session."""
         if self._budgets is not None:
             try:
                 self._budgets.release_all()
@@ -255,6 +272,8 @@ class InstagramGraphHook(BaseHook):
         record = getattr(self._rate_limiter, "record", None)
         if record is not None and not record.flush():
             self.log.warning("%d admitted rate-limit slot(s) never reached the record", record.pending)
+        if self._audit is not None:
+            self._audit.close()
         self._warehouse_link.close()
         if self._session is not None:
             self._session.close()
@@ -314,8 +333,9 @@ class InstagramGraphHook(BaseHook):
         retrying = build_retrying(
             self.settings, idempotent=idempotent, log=self.log, describe=lambda: f"{method} /{path}"
         )
+        attempts = itertools.count(1)  # numbers each attempt in the audit trail
         return retrying(
-            self._attempt, account_id, method, path, params, json, versioned, token_in_query, budget
+            self._attempt, account_id, method, path, params, json, versioned, token_in_query, budget, attempts
         )
 
     def _attempt(
@@ -328,7 +348,9 @@ class InstagramGraphHook(BaseHook):
         versioned: bool,
         token_in_query: bool,
         budget: Budget = "platform",
+        attempts: Iterator[int] | None = None,
     ) -> dict[str, Any]:
+        attempt = next(attempts) if attempts is not None else 1
         token = self._access_token(account_id)
         self._wait_for_slot(account_id, budget)
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -343,18 +365,34 @@ class InstagramGraphHook(BaseHook):
             ).hexdigest()
         url = self.settings.url(path) if versioned else self.settings.unversioned_url(path)
         self.calls_made += 1
+        sent_at, started = time.time(), time.perf_counter()
+        elapsed: float | None = None
+        status = trace = failure = None
         try:
-            response = self.get_conn().request(
-                method, url, params=query, json=json, headers=headers, timeout=self.settings.timeout
+            try:
+                response = self.get_conn().request(
+                    method, url, params=query, json=json, headers=headers, timeout=self.settings.timeout
+                )
+            except requests.Timeout:
+                raise TransientError(
+                    f"{method} /{path} got no answer within {self.settings.timeout:g}s", account_id=account_id
+                ) from None
+            except requests.RequestException as exc:
+                # `from None`: requests' own message repeats the URL, query string included.
+                raise TransientError(f"{method} /{path} failed: {type(exc).__name__}", account_id=account_id) from None
+            finally:
+                elapsed = time.perf_counter() - started
+            status, trace = response.status_code, response.headers.get(TRACE_HEADER)
+            return self._read(account_id, method, path, response, budget)
+        except Exception as error:
+            trace, failure = trace or getattr(error, "fbtrace_id", None), type(error).__name__
+            raise
+        finally:
+            # One audit record per attempt that sent a request: the URL's path only, never its query.
+            self.audit.record(
+                account_id, method, url[len(self.settings.base_url):].split("?", 1)[0], called_at=sent_at,
+                duration=elapsed, attempt=attempt, status=status, fbtrace_id=trace, error=failure,
             )
-        except requests.Timeout:
-            raise TransientError(
-                f"{method} /{path} got no answer within {self.settings.timeout:g}s", account_id=account_id
-            ) from None
-        except requests.RequestException as exc:
-            # `from None`: requests' own message repeats the URL, query string included.
-            raise TransientError(f"{method} /{path} failed: {type(exc).__name__}", account_id=account_id) from None
-        return self._read(account_id, method, path, response, budget)
 
     def _read(
         self, account_id: str, method: str, path: str, response: requests.Response, budget: Budget = "platform"
