@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Bookkeeping commits do not wait for their WAL to reach disk (a Postgres crash may lose
+# the last fraction of a second of them, never corrupt anything): a commit that waits for
+# the disk costs more than the Graph API call it records. Lock waits are bounded, so a
+# writer never hangs behind someone reading the audit trail.
+_SESSION = "SET synchronous_commit = off; SET lock_timeout = '5s'"
+
 # Errors that mean the connection is gone or was never made: drop it, reconnect later.
 _LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
@@ -73,6 +79,8 @@ class WarehouseLink:
         except RuntimeError as exc:  # db.connect: no warehouse configured
             raise psycopg2.OperationalError(str(exc)) from exc
         conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(_SESSION)
         return conn
 
     def _fail(self, exc: BaseException) -> None:
