@@ -17,8 +17,9 @@ Where it goes:
   :data:`BATCH_ROWS` records or :data:`FLUSH_SECONDS` seconds, and at ``hook.close()``.
 
 What it costs at 10,000 accounts: a few hundred thousand attempts an hour come to one COPY
-of up to 500 rows per task and batch (about 150 bytes a row, two indexes), and pruning is a
-DROP of one day's partition a day (``audit_retention_days``, default 7), never a DELETE.
+of up to 500 rows per task and batch (about 250 bytes a row with its two indexes), and
+pruning is a DROP of one day's partition a day (``audit_retention_days``, default 7), never
+a DELETE.
 
 When the warehouse cannot be reached the records wait in memory (at most
 :data:`BUFFER_MAX`; the oldest go first beyond that) for the next flush; a call never fails
