@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import defaultdict
 from typing import Any
 
@@ -73,6 +74,7 @@ class AdmissionRecord:
         self._pending: dict[tuple[str, int], int] = defaultdict(int)
         self._pruned: dict[str, int] = {}  # account -> the minute its old rows were last pruned
         self._failing = False
+        self._lock = threading.RLock()  # a hook may be shared by threads
 
     @property
     def pending(self) -> int:
@@ -85,11 +87,16 @@ class AdmissionRecord:
         Written before returning when the warehouse answers; kept pending otherwise.
         """
         minute = int(at_us // 60_000_000) * 60
-        self._pending[(account_id, minute)] += int(slots)
-        self.flush()
+        with self._lock:
+            self._pending[(account_id, minute)] += int(slots)
+            self.flush()
 
     def flush(self) -> bool:
         """Write what is pending; True when nothing is left pending."""
+        with self._lock:
+            return self._flush()
+
+    def _flush(self) -> bool:
         if not self._pending:
             return True
         rows = dict(self._pending)
@@ -137,7 +144,9 @@ class AdmissionRecord:
 
         :raises RecordUnavailable: the warehouse cannot be reached, or has no record table.
         """
-        self.flush()  # what this worker still holds counts too
+        with self._lock:
+            self._flush()  # what this worker still holds counts too
+            pending = [(minute, calls) for (account, minute), calls in self._pending.items() if account == account_id]
         since = math.floor(since_us / 60_000_000) * 60
 
         def query(cur: Any) -> list[tuple[int, int]]:
@@ -148,7 +157,6 @@ class AdmissionRecord:
             rows = self.link.run(query)
         except (WarehouseUnavailable, psycopg2.Error) as exc:
             raise RecordUnavailable(f"{_describe(exc)}{_migrate_hint(exc)}") from exc
-        pending = [(minute, calls) for (account, minute), calls in self._pending.items() if account == account_id]
         return sorted(rows + pending)
 
 

@@ -32,6 +32,7 @@ import csv
 import io
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -120,6 +121,7 @@ class CallAudit:
         self._days: set[str] = set()  # day partitions this process knows exist
         self._pruned_on: str | None = None
         self._failing = False
+        self._lock = threading.Lock()  # a hook may be shared by threads
 
     @property
     def correlation(self) -> Correlation:
@@ -151,11 +153,12 @@ class CallAudit:
             )
         if self.link is None:
             return
-        self._rows.append(
-            (called_at, account_id, method, path, status, round(duration * 1000, 3), attempt, fbtrace_id or None,
-             error, *c)
-        )
-        if len(self._rows) >= self.batch_rows or time.time() - self._rows[0][0] >= self.flush_seconds:
+        row = (called_at, account_id, method, path, status, round(duration * 1000, 3), attempt, fbtrace_id or None,
+               error, *c)
+        with self._lock:
+            self._rows.append(row)
+            due = len(self._rows) >= self.batch_rows or time.time() - self._rows[0][0] >= self.flush_seconds
+        if due:
             self.flush()
 
     @property
@@ -164,14 +167,17 @@ class CallAudit:
 
     def flush(self) -> bool:
         """Write the buffered records (one COPY); True when none is left waiting."""
-        if not self._rows or self.link is None:
+        if self.link is None:
             return True
-        rows = self._rows
-        self._rows = []
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return True
         try:
             self.link.run(lambda cur: self._write(cur, rows))
         except (WarehouseUnavailable, psycopg2.Error) as exc:
-            self._keep(rows, exc)
+            with self._lock:
+                self._keep(rows, exc)
             return False
         if self._failing:
             self.log.warning("The audit trail of Graph API calls is written again")
