@@ -111,6 +111,14 @@ def get_provider_info() -> dict:
                         "retried like a network failure (never a publish or a send).",
                         "schema": {"type": ["number", "null"], "default": 30, "minimum": 1},
                     },
+                    "settle_seconds": {
+                        "label": "Settle time after a lost answer (seconds)",
+                        "description": "When the answer to a publish or a DM is lost (timeout, reset, 5xx), the request "
+                        "may still take effect at Meta: whether it did is looked up, and it is repeated only if not, "
+                        "this long after (the task defers meanwhile). Empty: the request timeout + 30 s. At least the "
+                        "request timeout.",
+                        "schema": {"type": ["number", "null"], "minimum": 1, "maximum": 3600},
+                    },
                     "retry_base_delay": {
                         "label": "First retry delay (seconds)",
                         "description": "Backoff before the first retry of a transient failure; doubles per retry, "

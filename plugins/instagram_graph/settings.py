@@ -17,6 +17,8 @@ DEFAULT_API_VERSION = "v24.0"
 
 
 MAX_SLOT_LEASE = 256  # one Lua call returns the leased members; thousands overflow its stack
+SETTLE_MARGIN = 30.0  # settle_seconds' default: the request timeout plus this
+MAX_SETTLE_SECONDS = 3600.0
 MAX_AUDIT_RETENTION_DAYS = 3650
 
 
@@ -45,6 +47,10 @@ class GraphApiSettings:
     :param status_poll_intervals: seconds between container status checks, in order;
         the last one repeats (Meta asks for about one check a minute).
     :param timeout: seconds for connect and for read, per request.
+    :param settle_seconds: after the answer to a publish or a send was lost, how long the
+        request may still take effect at Meta: whether it did is looked up (and it is
+        repeated) only this long after the answer was found lost. None: ``timeout`` plus
+        30 s (see :attr:`outcome_settle_seconds`); never shorter than ``timeout``.
     :param usage_threshold_pct: pause all workers when Meta's usage headers pass this.
     :param max_inline_wait: waits up to this long happen in the worker; longer ones are
         raised as :class:`RateLimitError` so the operator can defer or retry later.
@@ -69,6 +75,7 @@ class GraphApiSettings:
     human_agent_enabled: bool = False
     status_poll_intervals: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0)
     timeout: float = 30.0
+    settle_seconds: float | None = None
     usage_threshold_pct: float = 95.0
     max_inline_wait: float = 60.0
     retry_base_delay: float = 1.0
@@ -95,6 +102,12 @@ class GraphApiSettings:
             )
         if self.timeout <= 0:
             raise SettingsError("timeout must be a positive number of seconds")
+        if self.settle_seconds is not None and not self.timeout <= self.settle_seconds <= MAX_SETTLE_SECONDS:
+            raise SettingsError(
+                f"settle_seconds is {self.settle_seconds:g}: it must be at least timeout ({self.timeout:g} s; a "
+                "request Meta received just before the client gave up may still take effect that long after) and "
+                f"at most {MAX_SETTLE_SECONDS:g}. Leave it empty for timeout + {SETTLE_MARGIN:g} s."
+            )
         if self.max_attempts < 1:
             raise SettingsError("max_attempts must be at least 1")
         if not 1 <= self.slot_lease_max <= MAX_SLOT_LEASE:
@@ -127,6 +140,11 @@ class GraphApiSettings:
             values[name] = _coerce(name, value, conn.conn_id)
         return cls(**values)
 
+    @property
+    def outcome_settle_seconds(self) -> float:
+        """``settle_seconds``, or its default: the request timeout plus a 30 s margin."""
+        return self.settle_seconds if self.settle_seconds is not None else self.timeout + SETTLE_MARGIN
+
     def with_overrides(self, **changes: Any) -> GraphApiSettings:
         return replace(self, **changes)
 
@@ -147,6 +165,7 @@ _NUMERIC = {
     "slot_lease_max": int,
     "audit_retention_days": int,
     "timeout": float,
+    "settle_seconds": float,
     "usage_threshold_pct": float,
     "max_inline_wait": float,
     "retry_base_delay": float,

@@ -74,3 +74,13 @@ def test_window_and_messaging_pace_come_from_extras_beside_calls_per_hour() -> N
 def test_slot_lease_max_is_bounded(value) -> None:
     with pytest.raises(SettingsError, match="slot_lease_max must be between 1"):
         GraphApiSettings.from_connection(conn(extra=f'{{"slot_lease_max": "{value}"}}'))
+
+
+def test_settle_seconds_default_to_the_timeout_plus_30_s_and_are_never_shorter_than_it() -> None:
+    assert GraphApiSettings().outcome_settle_seconds == 60.0
+    assert GraphApiSettings.from_connection(conn(extra='{"timeout": 10}')).outcome_settle_seconds == 40.0
+    settings = GraphApiSettings.from_connection(conn(extra='{"timeout": 10, "settle_seconds": "15"}'))
+    assert settings.outcome_settle_seconds == 15.0
+    for value in ("5", "100000"):
+        with pytest.raises(SettingsError, match="settle_seconds is .*: it must be at least timeout"):
+            GraphApiSettings.from_connection(conn(extra=f'{{"timeout": 10, "settle_seconds": "{value}"}}'))
