@@ -11,7 +11,15 @@ follow the same rules, kept here once:
 - one worker at a time advances a job: a Postgres advisory lock per key (:func:`job_lock`),
   held by the worker's connection, so a killed worker releases it with its connection;
 - every state change commits at once (:func:`open_warehouse` gives an autocommit
-  connection): "about to publish" must be durable before the request leaves.
+  connection): "about to publish" must be durable before the request leaves;
+- an unknown outcome stays unknown until it can no longer change: when the answer to a
+  publish or a send is lost, the request may still take effect at Meta (a late answer is
+  a late write), so nothing looks it up - let alone repeats it - before
+  ``settle_seconds`` (the connection's setting: the request timeout plus a margin) after
+  the answer was found lost (``answer_lost_at``). Until then advancing the job raises
+  :class:`OutcomeUnsettled` saying how long to wait (the operators defer). A task retry
+  or a re-trigger of the same key reads the same time and waits too. A presence found by
+  the settled lookup is recorded; only a settled absence allows the request again.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from instagram_graph import db
 from instagram_graph.errors import reconnect_hint
@@ -41,6 +49,29 @@ class RequestRefused(ValueError):
 
 class JobBusy(RuntimeError):
     """Another worker is advancing the same job right now; retrying later is safe."""
+
+
+class OutcomeUnsettled(Exception):
+    """A publish or send got no usable answer, and it may still take effect at Meta.
+
+    Nothing may look it up, let alone repeat it, for ``wait_seconds`` more: wait that long
+    (the operators defer, holding no worker), then advance the job again; the settled
+    lookup decides.
+    """
+
+    def __init__(self, message: str, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.wait_seconds = max(0.0, float(wait_seconds))
+
+
+def settle_sql(table: str, state: str) -> str:
+    """The statement that stamps ``answer_lost_at`` (unless stamped already) on a job in
+    ``state`` and returns the seconds left until it settles; params: settle seconds, key."""
+    return f"""
+UPDATE instagram.{table} SET answer_lost_at = COALESCE(answer_lost_at, now())
+ WHERE idempotency_key = %(key)s AND state = '{state}'
+RETURNING %(settle)s - EXTRACT(EPOCH FROM now() - answer_lost_at)::float8
+"""
 
 
 def content_hash(content: Mapping[str, Any]) -> str:
@@ -141,11 +172,18 @@ class JobTable:
     the small queries over their job table.
 
     A subclass names its table's statements (``select_sql``, ``insert_sql`` and
-    ``restart_sql``, each ``RETURNING`` the job's columns), the state that means done,
-    and how a row becomes a job and a request its insert parameters.
+    ``restart_sql``, each ``RETURNING`` the job's columns; ``settle_sql`` from
+    :func:`settle_sql`), the state that means done, and how a row becomes a job and a
+    request its insert parameters.
+
+    The settle time after a lost answer is the hook's ``settle_seconds`` setting
+    (:attr:`~instagram_graph.settings.GraphApiSettings.outcome_settle_seconds`).
     """
 
     done_state: str
+    settle_sql: str  # params: settle, key; see settle_sql()
+    looked_up_in: str  # what decides a request's outcome, for messages ("the conversation")
+    unsettled_error: type[OutcomeUnsettled]
     select_sql: str  # params: idempotency key
     insert_sql: str  # params: _insert_params(); ON CONFLICT (idempotency_key) DO NOTHING
     restart_sql: str  # params: _restart_params(); only a failed job
@@ -186,6 +224,38 @@ class JobTable:
             log.info("Resuming %s from state %s", job.describe(), job.state)
         return job
 
+    @property
+    def settle_seconds(self) -> float:
+        return float(self.hook.settings.outcome_settle_seconds)
+
+    def _await_settle(self, job: Any, why: str) -> None:
+        """Return once the outcome of ``job``'s request can no longer change; raise
+        :attr:`unsettled_error` (with the seconds left) before that.
+
+        Stamps ``answer_lost_at`` the first time: the answer was lost just now, or the
+        worker that sent the request is gone (the caller holds the job's lock, so no other
+        worker is waiting for an answer).
+        """
+        row = self._fetch(self.settle_sql, {"settle": self.settle_seconds, "key": job.idempotency_key})
+        if row is None:
+            return  # the job left its in-flight state meanwhile: the caller reloads it
+        wait = float(row[0])
+        if wait <= 0:
+            return
+        raise self.unsettled_error(
+            f"{why}. The request may still take effect at Meta: whether it did is looked up in {self.looked_up_in} "
+            f"in {wait:.0f} s ({self.settle_seconds:g} s after its answer was found lost, the connection's "
+            f"settle_seconds), not sooner, and it is repeated only if that shows it did not "
+            f"[{job.describe()}]",
+            wait,
+        )
+
+    def _answer_lost(self, job: Any, why: str) -> NoReturn:
+        """The answer to ``job``'s request was lost just now: record when, and raise
+        :attr:`unsettled_error` with the settle time to wait."""
+        self._await_settle(job, why)
+        raise self.unsettled_error(f"{why}; look again [{job.describe()}]", 0.0)  # it left its state meanwhile
+
     def load(self, key: str) -> Any | None:
         """The job of idempotency key ``key``, or None."""
         row = self._fetch(self.select_sql, (key,))
@@ -211,7 +281,7 @@ class JobTable:
         assert fresh is not None, f"job {job.idempotency_key!r} vanished from its table"
         return fresh
 
-    def _fetch(self, sql: str, params: tuple) -> tuple | None:
+    def _fetch(self, sql: str, params: tuple | Mapping[str, Any]) -> tuple | None:
         with self.conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchone()

@@ -3,16 +3,22 @@
 States (one row per idempotency key):
 
 ``pending``  validated and recorded; not sent (or a send was refused before Meta acted)
-``sending``  the send request is being (or was) made; its outcome is not recorded yet
+``sending``  the send request is being (or was) made; its outcome is not recorded yet.
+             With ``answer_lost_at`` set the outcome is unknown: the answer was lost
+             (timeout, reset, 5xx) or the worker that sent it is gone
 ``sent``     Meta accepted it: ``message_id`` and ``sent_at`` recorded. Final.
 ``failed``   Meta refused it (outside the 24-hour window, unknown recipient, ...): the
              error is recorded and nothing was sent. Triggering the same key again starts over.
 
 Exactly once. Meta's Send API has no idempotency key, so the row carries ours: ``sending``
-and ``send_started_at`` are committed before the request leaves. Whoever finds
-``sending`` - the same attempt after a lost answer, a task retry, a rerun after a killed
-worker - first reads the conversation with the recipient and looks for our message
-(same text, from the account to the recipient, created after the attempt less
+and ``send_started_at`` are committed before the request leaves. When the answer is lost
+the message may still reach the recipient - Meta can answer (and write) after our client
+gave up - so the time is recorded (``answer_lost_at``) and nothing is looked up until
+``settle_seconds`` after it (:class:`~instagram_graph.jobs.OutcomeUnsettled` says how long;
+the operator defers). Whoever finds ``sending`` - the same attempt after the wait, a task
+retry, a re-trigger of the key, a rerun after a killed worker - waits out the same time,
+then reads the conversation with the recipient and looks for our message (same text,
+from the account to the recipient, created after the attempt less
 :attr:`Messenger.lookup_slack`, not claimed by another row). Found: record it. Not
 found: the request never took effect; send again.
 """
@@ -35,9 +41,11 @@ from instagram_graph.errors import (
 )
 from instagram_graph.jobs import (
     JobTable,
+    OutcomeUnsettled,
     RequestRefused,
     parse_graph_time,
     pick_after,
+    settle_sql,
     text_hash,
 )
 
@@ -135,6 +143,7 @@ class OutboundMessage:
     send_started_at: datetime | None
     created_at: datetime
     tag: str | None = None
+    answer_lost_at: datetime | None = None
 
     def describe(self) -> str:
         return f"message {self.idempotency_key!r} (account {self.account_id} to {self.recipient_id})"
@@ -159,14 +168,15 @@ class MessageFailed(Exception):
         super().__init__(f"{text} [{message.describe()}]")
 
 
-class SendOutcomeUnknown(Exception):
-    """The send request got no answer: the message may or may not exist. Call
-    :meth:`Messenger.send` again: it looks in the conversation before sending."""
+class SendOutcomeUnknown(OutcomeUnsettled):
+    """The send request got no answer: the message may or may not exist, and may still
+    appear. Call :meth:`Messenger.send` again after ``wait_seconds``: it looks in the
+    conversation (once the outcome has settled) before it sends again."""
 
 
 _COLUMNS = (
     "idempotency_key, account_id, recipient_id, text, text_hash, state, message_id, error_message, attempts, "
-    "send_started_at, created_at, tag"
+    "send_started_at, created_at, tag, answer_lost_at"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM instagram.outbound_messages WHERE idempotency_key = %s"
 _INSERT = f"""
@@ -178,12 +188,13 @@ RETURNING {_COLUMNS}
 _RESTART = f"""
 UPDATE instagram.outbound_messages
    SET state = 'pending', error_code = NULL, error_subcode = NULL, error_message = NULL, fbtrace_id = NULL,
-       send_started_at = NULL, tag = %s, dag_run_id = %s
+       send_started_at = NULL, answer_lost_at = NULL, tag = %s, dag_run_id = %s
  WHERE idempotency_key = %s AND state = 'failed'
 RETURNING {_COLUMNS}
 """
 _START_SENDING = f"""
-UPDATE instagram.outbound_messages SET state = 'sending', send_started_at = now(), attempts = attempts + 1
+UPDATE instagram.outbound_messages
+   SET state = 'sending', send_started_at = now(), answer_lost_at = NULL, attempts = attempts + 1
  WHERE idempotency_key = %s AND state = 'pending'
 RETURNING {_COLUMNS}
 """
@@ -218,6 +229,9 @@ class Messenger(JobTable):
 
     done_state = "sent"
     select_sql, insert_sql, restart_sql = _SELECT, _INSERT, _RESTART
+    settle_sql = settle_sql("outbound_messages", "sending")
+    looked_up_in = "the conversation with the recipient"
+    unsettled_error = SendOutcomeUnknown
     default_lookup_slack = timedelta(minutes=5)
 
     def _from_row(self, row: tuple) -> OutboundMessage:
@@ -232,8 +246,11 @@ class Messenger(JobTable):
     def send(self, message: OutboundMessage) -> OutboundMessage:
         """Send it unless it was sent; returns the ``sent`` row.
 
+        The caller holds the message's job lock (:func:`~instagram_graph.jobs.job_lock`).
+
         :raises MessageFailed: Meta refused it (recorded); nothing was sent.
-        :raises SendOutcomeUnknown: no answer; call again (it looks before sending).
+        :raises SendOutcomeUnknown: no answer, now or earlier, and the outcome may still
+            change: call again after its ``wait_seconds`` (it looks before sending).
         :raises GraphApiError: throttled (the row is back in ``pending``) or a failed lookup.
         """
         if message.state == "sent":
@@ -241,10 +258,14 @@ class Messenger(JobTable):
         if message.state == "failed":
             raise MessageFailed(message, message.error_message or "The message failed")
         if message.state == "sending":
+            self._await_settle(message, f"The outcome of the earlier send of {message.describe()} is unknown")
             found = self._find_sent(message)
             if found is not None:
                 return found
-            log.warning("The earlier send of %s did not take effect; sending again", message.describe())
+            log.warning(
+                "The earlier send of %s did not take effect (the conversation does not hold it %g s after its "
+                "answer was lost); sending again", message.describe(), self.settle_seconds,
+            )
             message = self._move(message, "sending", "pending")
             if message.state != "pending":
                 return self.send(message)
@@ -256,10 +277,7 @@ class Messenger(JobTable):
         try:
             sent = self.hook.send_message(message.account_id, message.recipient_id, message.text, tag=message.tag)
         except TransientError as exc:
-            raise SendOutcomeUnknown(
-                f"The send request of {message.describe()} got no usable answer ({exc}); "
-                "the conversation decides what happened"
-            ) from None
+            self._answer_lost(message, f"The send request got no usable answer ({exc})")
         except (RateLimitError, RateLimiterUnavailableError):
             self._move(message, "sending", "pending")  # refused before Meta acted
             raise
@@ -270,7 +288,7 @@ class Messenger(JobTable):
             self._fail(message, exc)
         message_id = sent.get("message_id")
         if not message_id:
-            raise SendOutcomeUnknown(f"Meta accepted {message.describe()} but returned no message_id")
+            self._answer_lost(message, "Meta accepted the message but returned no message_id")
         return self._record_sent(message, str(message_id), None)
 
     def _find_sent(self, message: OutboundMessage) -> OutboundMessage | None:

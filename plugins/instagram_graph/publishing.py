@@ -10,7 +10,9 @@ docs/publishing-and-messaging.md):
                        or Meta answered "not ready" to media_publish (its answer is kept in
                        the error columns meanwhile)
 ``ready``              it is FINISHED; publishing is next
-``publishing``         media_publish is being (or was) sent; the outcome is not recorded yet
+``publishing``         media_publish is being (or was) sent; the outcome is not recorded yet.
+                       With ``answer_lost_at`` set the outcome is unknown: the answer was
+                       lost or the worker that sent it is gone
 ``published``          ``media_id``, ``permalink``, ``published_at`` recorded. Final.
 ``failed``             Meta refused, or processing ended in ERROR/EXPIRED; the error is
                        recorded and nothing was published. Triggering the same key again
@@ -19,12 +21,22 @@ docs/publishing-and-messaging.md):
 Exactly once. Meta's own idempotency key is the container: one container is published
 at most once (a second ``media_publish`` is refused). So the job records its container
 before publishing, writes ``publishing`` (and the time) before the request leaves, and
-never makes a new container once it is there. Whoever finds ``publishing`` - the same
-attempt after a lost answer, a task retry, a rerun after a killed worker - asks the
-container first: PUBLISHED means the post exists (the media is found on the account's
-edge and recorded), FINISHED means the request never took effect (publish again),
-ERROR/EXPIRED mean nothing was published. ``failed`` is only written when nothing was
-published, so starting a failed key over cannot post twice.
+never makes a new container once it is there. When the answer to media_publish is lost,
+the publish may still be under way at Meta (a late answer is a late write), so the time
+is recorded (``answer_lost_at``) and the container is asked only ``settle_seconds``
+after it (:class:`~instagram_graph.jobs.OutcomeUnsettled` says how long; the operator
+defers): a FINISHED container seen sooner could be published a moment later by the
+request still in flight. Whoever finds ``publishing`` - the same attempt after the wait,
+a task retry, a re-trigger of the key, a rerun after a killed worker - waits out the same
+time, then asks the container: PUBLISHED means the post exists (the media is found on the
+account's edge and recorded), FINISHED means the request never took effect (publish
+again), ERROR/EXPIRED mean nothing was published. ``failed`` is only written when nothing
+was published, so starting a failed key over cannot post twice.
+
+Container creation (``POST /{ig-user-id}/media``) is idempotent by design and retried
+like a read: a second container for the same item is never published (the job records
+one id and publishes only that) and expires unused after 24 hours; it only counts
+towards Meta's 400 containers a day.
 
 Meta's answers to media_publish and container creation, as the error catalogue classes
 them: :class:`~instagram_graph.errors.NotReadyError` (24/2207008, 9007/2207027) means Meta
@@ -58,10 +70,12 @@ from instagram_graph.errors import (
 )
 from instagram_graph.jobs import (
     JobTable,
+    OutcomeUnsettled,
     RequestRefused,
     content_hash,
     parse_graph_time,
     pick_after,
+    settle_sql,
 )
 
 log = logging.getLogger(__name__)
@@ -606,6 +620,7 @@ class PublishJob:
     created_at: datetime | None = None
     error_code: int | None = None
     error_subcode: int | None = None
+    answer_lost_at: datetime | None = None
 
     @property
     def media_type(self) -> str:
@@ -648,9 +663,10 @@ class PublishFailed(Exception):
         super().__init__(f"{message} [{job.describe()}]")
 
 
-class PublishOutcomeUnknown(Exception):
-    """media_publish got no answer: the post may or may not exist. Advance the job again:
-    it looks at the container before doing anything else."""
+class PublishOutcomeUnknown(OutcomeUnsettled):
+    """media_publish got no answer: the post may or may not exist, and may still appear.
+    Advance the job again after ``wait_seconds``: it asks the container (once the outcome
+    has settled) before doing anything else."""
 
 
 class PublishedMediaNotFound(Exception):
@@ -662,7 +678,8 @@ class PublishedMediaNotFound(Exception):
 
 _COLUMNS = (
     "job_id, idempotency_key, account_id, state, request, request_hash, container_ids, parent_container_id, "
-    "media_id, permalink, error_message, attempts, publish_started_at, created_at, error_code, error_subcode"
+    "media_id, permalink, error_message, attempts, publish_started_at, created_at, error_code, error_subcode, "
+    "answer_lost_at"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM instagram.publish_jobs WHERE idempotency_key = %s"
 _INSERT = f"""
@@ -674,7 +691,8 @@ RETURNING {_COLUMNS}
 _RESTART = f"""
 UPDATE instagram.publish_jobs
    SET state = 'pending', container_ids = '{{}}', parent_container_id = NULL, error_code = NULL,
-       error_subcode = NULL, error_message = NULL, fbtrace_id = NULL, publish_started_at = NULL, dag_run_id = %s
+       error_subcode = NULL, error_message = NULL, fbtrace_id = NULL, publish_started_at = NULL,
+       answer_lost_at = NULL, dag_run_id = %s
  WHERE idempotency_key = %s AND state = 'failed'
 RETURNING {_COLUMNS}
 """
@@ -701,7 +719,8 @@ RETURNING {_COLUMNS}
 """
 _MOVE = f"UPDATE instagram.publish_jobs SET state = %s WHERE job_id = %s AND state = %s RETURNING {_COLUMNS}"
 _START_PUBLISHING = f"""
-UPDATE instagram.publish_jobs SET state = 'publishing', publish_started_at = now(), attempts = attempts + 1
+UPDATE instagram.publish_jobs
+   SET state = 'publishing', publish_started_at = now(), answer_lost_at = NULL, attempts = attempts + 1
  WHERE job_id = %s AND state = 'ready'
 RETURNING {_COLUMNS}
 """
@@ -742,6 +761,9 @@ class Publisher(JobTable):
 
     done_state = "published"
     select_sql, insert_sql, restart_sql = _SELECT, _INSERT, _RESTART
+    settle_sql = settle_sql("publish_jobs", "publishing")
+    looked_up_in = "the container's status"
+    unsettled_error = PublishOutcomeUnknown
     default_lookup_slack = timedelta(minutes=10)
 
     def __init__(
@@ -773,7 +795,8 @@ class Publisher(JobTable):
 
         :param statuses: container id -> status_code, as a wait just reported them.
         :raises PublishFailed: the job failed (recorded); nothing was published.
-        :raises PublishOutcomeUnknown: media_publish got no answer; call again.
+        :raises PublishOutcomeUnknown: media_publish got no answer (now or earlier) and its
+            outcome may still change: call again after its ``wait_seconds``.
         :raises PublishedMediaNotFound: published, but not listed yet; call again later.
         :raises GraphApiError: transient or throttled calls; the job stays resumable.
         """
@@ -870,7 +893,7 @@ class Publisher(JobTable):
             row = self._fetch(_FINISHED, (job.job_id,))
             return _job(row) if row is not None else self._reload(job)
         if code == "PUBLISHED":  # published by a run we lost track of: find it, never publish again
-            return self._move(job, "containers_created", "publishing")
+            return self._record_found(self._move(job, "containers_created", "publishing"))
         return WaitFor((job.parent_container_id or "",), "container")
 
     def _ready(self, job: PublishJob, known: Mapping[str, str]) -> PublishJob | WaitFor:
@@ -886,10 +909,9 @@ class Publisher(JobTable):
                 job, exc, "publishing", "containers_created", (job.parent_container_id or "",), "container"
             )
         except TransientError as exc:
-            raise PublishOutcomeUnknown(
-                f"media_publish for container {job.parent_container_id} got no usable answer ({exc}); "
-                "the container's status decides what happened"
-            ) from None
+            self._answer_lost(
+                job, f"media_publish for container {job.parent_container_id} got no usable answer ({exc})"
+            )
         except (RateLimitError, RateLimiterUnavailableError):
             self._move(job, "publishing", "ready")  # refused before Meta acted
             raise
@@ -898,14 +920,18 @@ class Publisher(JobTable):
         return self._record_published(job, media_id)
 
     def _publishing(self, job: PublishJob, known: Mapping[str, str]) -> PublishJob | WaitFor:
-        """The exactly-once check: an earlier publish attempt has no recorded outcome."""
+        """The exactly-once check: an earlier publish attempt has no recorded outcome. Once
+        it has settled (the caller holds the job's lock), the container says what happened."""
+        self._await_settle(job, f"The outcome of the earlier media_publish of container {job.parent_container_id} "
+                                "is unknown")
         status = self.hook.get_container_status(job.account_id, job.parent_container_id)
         code = status.get("status_code")
         log.info("Container %s of %s is %s", job.parent_container_id, job.describe(), code)
         if code == "PUBLISHED":
             return self._record_found(job)
         if code == "FINISHED":
-            log.warning("The earlier media_publish of %s did not take effect; publishing again", job.describe())
+            log.warning("The earlier media_publish of %s did not take effect (the container is FINISHED %g s after "
+                        "its answer was lost); publishing again", job.describe(), self.settle_seconds)
             return self._move(job, "publishing", "ready")
         if code == "IN_PROGRESS":
             return self._move(job, "publishing", "containers_created")
@@ -1097,7 +1123,7 @@ class Publisher(JobTable):
 
 def _job(row: tuple) -> PublishJob:
     (job_id, key, account_id, state, request, request_hash, container_ids, parent, media_id, permalink,
-     error_message, attempts, publish_started_at, created_at, error_code, error_subcode) = row
+     error_message, attempts, publish_started_at, created_at, error_code, error_subcode, answer_lost_at) = row
     return PublishJob(
         job_id=job_id,
         idempotency_key=key,
@@ -1115,6 +1141,7 @@ def _job(row: tuple) -> PublishJob:
         created_at=created_at,
         error_code=error_code,
         error_subcode=error_subcode,
+        answer_lost_at=answer_lost_at,
     )
 
 

@@ -7,6 +7,7 @@ Redis database and the session's simulator.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,19 @@ def airflow_env(tmp_path_factory, pg_dsn, redis_url, sim_server) -> dict[str, st
         result = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return env
+
+
+@pytest.fixture
+def graph_connection(airflow_env):
+    """``graph_connection(timeout=2, ...)``: the environment that gives a run the session's
+    instagram_graph connection with these extra fields (pass it as ``run_dag(env=...)``)."""
+
+    def with_extra(**extra) -> dict[str, str]:
+        conn = json.loads(airflow_env["AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT"])
+        conn["extra"].update(extra)
+        return {"AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": json.dumps(conn)}
+
+    return with_extra
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import json
 import pytest
 
 SEND_PATH = r"^/\d+/messages$"
+DEFERRED = "[DAG TEST] running trigger in line"
 
 
 @pytest.fixture
@@ -71,15 +72,16 @@ def test_outside_the_window_the_run_fails_at_once_without_retry(run_dag, sim, wa
 
 
 @pytest.mark.slow
-def test_a_dm_whose_answer_was_lost_is_sent_once(run_dag, sim, warehouse, account):
+def test_a_dm_whose_answer_was_lost_is_sent_once(run_dag, graph_connection, sim, warehouse, account):
     to = conversation(sim, account["id"], inside=True)
     sim.add_fault(method="POST", path=SEND_PATH, kind="commit_then_drop", times=1)
     sim.clear_requests()
     conf = {"account_id": account["id"], "recipient_id": to["user_id"], "text": "Your parcel is on its way",
             "idempotency_key": "order-1001/shipped"}
-    result = send(run_dag, **conf)
+    result = send(run_dag, env=graph_connection(timeout=2, settle_seconds=3), **conf)
     assert result.returncode == 0, result.output[-4000:]
-    assert "looking in the conversation before sending again" in result.output
+    assert "looked up in the conversation with the recipient in 3 s" in result.output
+    assert result.output.count(DEFERRED) == 1, "the settle time was waited out deferred"
     (message,) = sim.truth("sent_messages", account_id=account["id"])
     assert outbound(warehouse)[0][:3] == ("order-1001/shipped", "sent", message["message_id"])
     assert len(sim.requests(method="POST", path=SEND_PATH)) == 1, "the retry looked, it did not send again"
@@ -97,15 +99,10 @@ def test_a_text_over_1000_bytes_is_refused_before_any_call(run_dag, sim, warehou
     assert result.output.count("[DAG TEST] running task") == 1, "no retry"
 
 
-def graph_connection(airflow_env, **extra) -> dict[str, str]:
-    """The run's instagram_graph connection with more extra fields."""
-    conn = json.loads(airflow_env["AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT"])
-    conn["extra"].update(extra)
-    return {"AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": json.dumps(conn)}
 
 
 @pytest.mark.slow
-def test_a_human_agent_reply_needs_the_connection_to_allow_it(run_dag, airflow_env, sim, warehouse, account):
+def test_a_human_agent_reply_needs_the_connection_to_allow_it(run_dag, graph_connection, sim, warehouse, account):
     """Two days after the person wrote: outside 24 hours, inside the 7 days of HUMAN_AGENT."""
     sim.configure(human_agent_approved=True)
     to = conversation(sim, account["id"], inside=True)
@@ -119,10 +116,53 @@ def test_a_human_agent_reply_needs_the_connection_to_allow_it(run_dag, airflow_e
     assert "set the connection's extra field human_agent_enabled to true" in refused.output
     assert sim.requests() == [] and outbound(warehouse) == [], "refused before any call or record"
 
-    result = send(run_dag, env=graph_connection(airflow_env, human_agent_enabled=True), **conf)
+    result = send(run_dag, env=graph_connection(human_agent_enabled=True), **conf)
     assert result.returncode == 0, result.output[-4000:]
     (message,) = sim.truth("sent_messages", account_id=account["id"])
     (call,) = sim.requests(method="POST", path=SEND_PATH)
     assert (call["params"]["tag"], call["params"]["messaging_type"]) == ("HUMAN_AGENT", "MESSAGE_TAG")
     assert outbound(warehouse)[0][:3] == ("ticket-7/reply", "sent", message["message_id"])
     assert_no_token(refused.output + result.output, sim)
+
+
+@pytest.mark.slow
+def test_a_re_trigger_during_the_settle_time_of_a_late_answer_defers_and_sends_nothing_twice(
+    run_dag, graph_connection, sim, warehouse, account, token_store
+):
+    """The first attempt's send is answered (and written) by Meta 3 s after it arrived; its
+    client gave up after 1 s. The same key, triggered again at once, must not look before
+    the settle time (20 s, longer than a run takes to start) is over: it defers, then finds
+    the message and sends nothing."""
+    from instagram_graph.hooks.graph_api import InstagramGraphHook
+    from instagram_graph.jobs import open_warehouse
+    from instagram_graph.messaging import MessageRequest, Messenger, SendOutcomeUnknown
+    from instagram_graph.settings import GraphApiSettings
+
+    timing = {"timeout": 1, "settle_seconds": 20}
+    to = conversation(sim, account["id"], inside=True)
+    conf = {"account_id": account["id"], "recipient_id": to["user_id"], "text": "Your table is ready",
+            "idempotency_key": "booking-77/ready"}
+    sim.add_fault(method="POST", path=SEND_PATH, kind="delay", seconds=3, times=1)
+    sim.clear_requests()
+    hook = InstagramGraphHook(settings=GraphApiSettings(base_url=sim.base_url, **timing), token_store=token_store)
+    conn = open_warehouse()
+    try:
+        first = Messenger(hook, conn)
+        request = MessageRequest.build(account_id=conf["account_id"], recipient_id=conf["recipient_id"],
+                                       text=conf["text"])
+        with pytest.raises(SendOutcomeUnknown):
+            first.send(first.register(request, conf["idempotency_key"]))
+    finally:
+        conn.close()
+        hook.close()
+
+    result = send(run_dag, env=graph_connection(**timing), **conf)
+    assert result.returncode == 0, result.output[-4000:]
+    assert "The outcome of the earlier send of message 'booking-77/ready'" in result.output
+    assert result.output.count(DEFERRED) == 1, "the re-triggered run waited deferred, holding no worker"
+    assert "not sending it again" in result.output and "sending again" not in result.output
+    (message,) = sim.truth("sent_messages", account_id=account["id"])
+    assert outbound(warehouse)[0][:3] == ("booking-77/ready", "sent", message["message_id"])
+    assert len(sim.requests(method="POST", path=SEND_PATH)) == 1, "sent once, by the first attempt"
+    assert_no_token(result.output, sim)
+

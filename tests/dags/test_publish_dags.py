@@ -27,8 +27,8 @@ def assert_no_token(output: str, sim) -> None:
         assert account["token"] not in output, f"the token of account {account['id']} reached a task log"
 
 
-def publish(run_dag, **conf):
-    return run_dag("instagram_publish", conf=json.dumps(conf))
+def publish(run_dag, env: dict[str, str] | None = None, **conf):
+    return run_dag("instagram_publish", conf=json.dumps(conf), env=env)
 
 
 def jobs(warehouse) -> list[tuple]:
@@ -119,14 +119,17 @@ def test_a_spam_refusal_fails_the_run_at_once_and_pauses_no_account(run_dag, sim
 
 
 @pytest.mark.slow
-def test_a_lost_publish_answer_yields_one_post_and_a_rerun_of_the_key_none(run_dag, sim, warehouse, account):
+def test_a_lost_publish_answer_yields_one_post_and_a_rerun_of_the_key_none(
+    run_dag, graph_connection, sim, warehouse, account
+):
     conf = {"account_id": account["id"], "media_type": "IMAGE", "media_url": IMG, "caption": "Exactly once",
             "idempotency_key": "campaign-42/post-1"}
     sim.add_fault(method="POST", path=PUBLISH_PATH, kind="commit_then_drop", times=1)
     sim.clear_requests()
-    result = publish(run_dag, **conf)
+    result = publish(run_dag, env=graph_connection(timeout=2, settle_seconds=3), **conf)
     assert result.returncode == 0, result.output[-4000:]
-    assert "checking the container before anything else" in result.output
+    assert "looked up in the container's status in 3 s" in result.output
+    assert result.output.count(DEFERRED) == 2, "processing, then the settle time after the lost answer"
 
     (post,) = sim.truth("published", account_id=account["id"])
     assert [(key, state, media_id) for key, state, _, media_id, *_ in jobs(warehouse)] == [
@@ -232,3 +235,4 @@ def test_optional_fields_admit_null_so_the_form_does_not_require_them(publish_da
     _validate(publish_dag, {"account_id": "1", "media_type": "REELS", "media_url": VID, "share_to_feed": True,
                             "cover_url": "https://cdn.example.com/c.jpg", "audio_name": "Theme",
                             "user_tags": [{"username": "jane.doe"}], "location_id": "123", "caption": None})
+

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg2
 import pytest
@@ -11,7 +13,23 @@ import pytest
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.settings import GraphApiSettings
 
-FAST_RETRIES = {"retry_base_delay": 0.02, "retry_max_delay": 0.2, "max_inline_wait": 2.0, "timeout": 2.0}
+# settle_seconds: after a lost answer, publish and DM jobs look it up this long after (the
+# request timeout at least); short here so tests with lost answers stay quick.
+FAST_RETRIES = {"retry_base_delay": 0.02, "retry_max_delay": 0.2, "max_inline_wait": 2.0, "timeout": 2.0,
+                "settle_seconds": 2.0}
+
+
+def when_settled(step: Callable[[], Any], *, waits: int = 5) -> Any:
+    """Run ``step`` (advancing a publish or DM job); after each unknown outcome wait the
+    time it names and run it again, as the operators do after their deferral."""
+    from instagram_graph.jobs import OutcomeUnsettled
+
+    for _ in range(waits):
+        try:
+            return step()
+        except OutcomeUnsettled as exc:
+            time.sleep(exc.wait_seconds + 0.05)
+    return step()
 
 
 @pytest.fixture

@@ -6,11 +6,15 @@ request log: how many send requests left, not what our table believes.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from instagram_graph.errors import MessagingWindowClosedError
 from instagram_graph.jobs import RequestRefused
 from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, SendOutcomeUnknown
+
+from .conftest import when_settled
 
 SEND_PATH = r"^/\d+/messages$"
 
@@ -126,7 +130,7 @@ def test_a_tagged_message_keeps_its_tag_on_a_retry_and_its_key(make_hook, sim, a
         messenger.send(messenger.register(tagged, "tagged-retry"))
 
     retried = Messenger(make_hook(human_agent_enabled=True), connect())  # another worker: the row knows the tag
-    message = retried.send(retried.load("tagged-retry"))
+    message = when_settled(lambda: retried.send(retried.load("tagged-retry")))
     assert message.state == "sent" and message.tag == "HUMAN_AGENT"
     assert [c["params"].get("tag") for c in send_calls(sim)] == ["HUMAN_AGENT", "HUMAN_AGENT"]
 
@@ -180,13 +184,15 @@ def test_a_lost_answer_is_found_in_the_conversation_by_the_next_worker(
     message = messenger.register(request, "lost")
     sim.add_fault(method="POST", path=SEND_PATH, kind="commit_then_drop", times=1)
     sim.clear_requests()
-    with pytest.raises(SendOutcomeUnknown):
+    with pytest.raises(SendOutcomeUnknown) as unknown:
         messenger.send(message)
-    assert rows(connect, "SELECT state FROM instagram.outbound_messages") == [("sending",)]
+    assert 1.0 < unknown.value.wait_seconds <= 2.0, "looked up only after settle_seconds"
+    assert rows(connect, "SELECT state, answer_lost_at IS NOT NULL FROM instagram.outbound_messages") == [
+        ("sending", True)]
     (delivered,) = sent(sim, account["id"])
 
     fresh = Messenger(make_hook(), connect())  # another worker
-    message = fresh.send(fresh.register(request, "lost"))
+    message = when_settled(lambda: fresh.send(fresh.register(request, "lost")))
     assert message.state == "sent" and message.message_id == delivered["message_id"]
     assert len(send_calls(sim)) == 1, "the retry looked in the conversation and did not send again"
     assert len(sent(sim, account["id"])) == 1
@@ -202,7 +208,7 @@ def test_a_request_that_never_arrived_is_sent_on_the_retry(messenger, sim, accou
     with pytest.raises(SendOutcomeUnknown):
         messenger.send(message)
     assert sent(sim, account["id"]) == []
-    message = messenger.send(messenger.load("never-arrived"))
+    message = when_settled(lambda: messenger.send(messenger.load("never-arrived")))
     assert [m["message_id"] for m in sent(sim, account["id"])] == [message.message_id]
     assert len(send_calls(sim)) == 2 and message.attempts == 2
 
@@ -214,7 +220,7 @@ def test_the_same_text_under_two_keys_is_two_messages_and_never_confused(messeng
     sim.add_fault(method="POST", path=SEND_PATH, kind="commit_then_drop", times=1)
     with pytest.raises(SendOutcomeUnknown):
         messenger.send(messenger.register(request, "twice-b"))
-    second = messenger.send(messenger.load("twice-b"))
+    second = when_settled(lambda: messenger.send(messenger.load("twice-b")))
     ids = [m["message_id"] for m in sent(sim, account["id"])]
     assert len(ids) == 2 and second.message_id == ids[1] != first.message_id
 
@@ -251,8 +257,6 @@ def test_a_revoked_token_is_refused_before_any_call(messenger, sim, account, tok
 
 
 def test_the_same_text_sent_by_hand_just_before_is_not_taken_for_ours(messenger, hook, sim, account) -> None:
-    import time
-
     to = conversation(sim, account["id"], inside=True)
     by_hand = hook.send_message(account["id"], to["user_id"], "On it!")["message_id"]
     time.sleep(1.1)  # Meta's timestamps have whole seconds
@@ -260,6 +264,62 @@ def test_the_same_text_sent_by_hand_just_before_is_not_taken_for_ours(messenger,
     sim.add_fault(method="POST", path=SEND_PATH, kind="commit_then_drop", times=1)
     with pytest.raises(SendOutcomeUnknown):
         messenger.send(messenger.register(request, "after-agent"))
-    message = messenger.send(messenger.load("after-agent"))
+    message = when_settled(lambda: messenger.send(messenger.load("after-agent")))
     ids = [m["message_id"] for m in sent(sim, account["id"])]
     assert ids[0] == by_hand and message.message_id == ids[1] and len(ids) == 2
+
+
+# --- unknown outcomes wait until they can no longer change -------------------------------------
+
+
+def test_a_late_answer_is_delivered_once_also_when_retried_and_re_triggered_during_the_settle_time(
+    make_hook, sim, account, connect
+) -> None:
+    """Meta writes the message 2 s after the request arrived and answers then; the client
+    gave up after 1 s. A lookup at once would find nothing and send it again."""
+    timing = {"timeout": 1.0, "settle_seconds": 3.0}
+    to = conversation(sim, account["id"], inside=True)
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Your table is ready")
+    sim.add_fault(method="POST", path=SEND_PATH, kind="delay", seconds=2.0, times=1)
+    first = Messenger(make_hook(**timing), connect())
+    sim.clear_requests()
+    with pytest.raises(SendOutcomeUnknown, match="looked up in the conversation with the recipient in 3 s"):
+        first.send(first.register(request, "late", "run-1"))
+    assert sent(sim, account["id"]) == [], "not written yet: Meta is still working on it"
+
+    retry = Messenger(make_hook(**timing), connect())  # a task retry, another worker
+    with pytest.raises(SendOutcomeUnknown) as unknown:
+        retry.send(retry.load("late"))
+    again = Messenger(make_hook(**timing), connect())  # a re-trigger of the same key, a new run
+    with pytest.raises(SendOutcomeUnknown):
+        again.send(again.register(request, "late", "run-2"))
+    assert len(sim.requests()) == 1, "the send only: nothing looked up, nothing resent"
+    assert 0 < unknown.value.wait_seconds < 3.0
+
+    time.sleep(unknown.value.wait_seconds + 0.05)
+    message = again.send(again.load("late"))
+    (delivered,) = sent(sim, account["id"])
+    assert message.state == "sent" and message.message_id == delivered["message_id"]
+    assert len(send_calls(sim)) == 1, "the settled lookup found it: not sent again"
+    assert rows(connect, "SELECT state, attempts, answer_lost_at IS NOT NULL FROM instagram.outbound_messages") == [
+        ("sent", 1, True)], "the row keeps when the answer was lost"
+
+
+def test_a_send_whose_worker_died_is_looked_up_only_a_settle_time_after_it_was_found(
+    messenger, sim, account, connect
+) -> None:
+    """A row left in 'sending' with no answer recorded: the worker died mid-request. The next
+    one (holding the key's lock) takes the moment it found it as the answer's loss."""
+    to = conversation(sim, account["id"], inside=True)
+    request = MessageRequest.build(account_id=account["id"], recipient_id=to["user_id"], text="Back in stock")
+    messenger.register(request, "orphan")
+    rows(connect, "UPDATE instagram.outbound_messages SET state = 'sending', send_started_at = now() - interval "
+                  "'1 hour', attempts = 1 WHERE idempotency_key = 'orphan' RETURNING 1")
+    sim.clear_requests()
+    with pytest.raises(SendOutcomeUnknown) as unknown:
+        messenger.send(messenger.load("orphan"))
+    assert unknown.value.wait_seconds > 1.5, "from when it was found, not from the old attempt"
+    assert sim.requests() == []
+    message = when_settled(lambda: messenger.send(messenger.load("orphan")))
+    assert [m["message_id"] for m in sent(sim, account["id"])] == [message.message_id]
+    assert message.attempts == 2 and message.answer_lost_at is None

@@ -26,6 +26,8 @@ from instagram_graph.publishing import (
 )
 from instagram_graph.triggers.container_status import ContainerStatusTrigger
 
+from .conftest import when_settled
+
 PUBLISH_PATH = r"^/\d+/media_publish$"
 CONTAINER_PATH = r"^/\d+/media$"
 IMG = "https://cdn.example.com/posts/sunset.jpg"
@@ -397,7 +399,7 @@ def test_a_lost_publish_answer_is_found_by_the_next_worker_and_never_posted_agai
     assert post["media_id"] != decoy
 
     fresh = Publisher(make_hook(), connect())  # another worker, another process
-    job = fresh.advance(fresh.register(request, "lost-answer"))
+    job = when_settled(lambda: fresh.advance(fresh.register(request, "lost-answer")))
     assert job.state == "published" and job.media_id == post["media_id"]
     assert len(publish_posts(sim, account["id"])) == 2, "the post by hand and ours"
     assert len(media_publish_calls(sim)) == 1, "the retry asked the container, it did not publish again"
@@ -412,7 +414,7 @@ def test_a_request_that_never_arrived_is_published_on_the_retry(publisher, sim, 
     with pytest.raises(PublishOutcomeUnknown):
         drive(publisher, job)
     assert publish_posts(sim, account["id"]) == []
-    job = drive(publisher, publisher.load("never-arrived"))
+    job = when_settled(lambda: drive(publisher, publisher.load("never-arrived")))
     assert [p["media_id"] for p in publish_posts(sim, account["id"])] == [job.media_id]
     assert len(media_publish_calls(sim)) == 2
     assert job.attempts == 2
@@ -445,13 +447,39 @@ def test_a_published_container_whose_post_is_not_listed_yet_is_not_published_aga
                   "WHERE idempotency_key = 'lagging' RETURNING 1")
     for _ in range(2):
         with pytest.raises(PublishedMediaNotFound, match="is PUBLISHED, so the post exists"):
-            publisher.advance(publisher.load("lagging"))
+            when_settled(lambda: publisher.advance(publisher.load("lagging")))
     assert len(media_publish_calls(sim)) == 1 and len(publish_posts(sim, account["id"])) == 1
 
     rows(connect, "UPDATE instagram.publish_jobs SET publish_started_at = now() WHERE idempotency_key = 'lagging' "
                   "RETURNING 1")
-    job = publisher.advance(publisher.load("lagging"))
+    job = when_settled(lambda: publisher.advance(publisher.load("lagging")))
     assert job.media_id == publish_posts(sim, account["id"])[0]["media_id"]
+
+
+def test_a_late_publish_is_waited_out_and_recorded_never_published_again(make_hook, sim, account, connect,
+                                                                         graph_connection) -> None:
+    """media_publish is done 2 s after it arrived; the client gave up after 1 s. The
+    container is FINISHED until then: asked at once, it would say "publish again"."""
+    timing = {"timeout": 1.0, "settle_seconds": 3.0}
+    publisher = Publisher(make_hook(**timing), connect())
+    request = PublishRequest.build(account_id=account["id"], media_type="IMAGE", media_url=IMG, caption="Late")
+    job = publisher.register(request, "late")
+    sim.add_fault(method="POST", path=PUBLISH_PATH, kind="delay", seconds=2.0, times=1)
+    with pytest.raises(PublishOutcomeUnknown, match="looked up in the container's status in 3 s"):
+        drive(publisher, job)
+    (container,) = sim.truth("containers", account_id=account["id"])
+    assert container["status_code"] == "FINISHED", "not published yet: Meta is still working on it"
+
+    sim.clear_requests()
+    retry = Publisher(make_hook(**timing), connect())  # a task retry, or a re-trigger of the key
+    with pytest.raises(PublishOutcomeUnknown) as unknown:
+        retry.advance(retry.register(request, "late"))
+    assert sim.requests() == [], "the container is not even asked before the outcome settled"
+    time.sleep(unknown.value.wait_seconds + 0.05)
+    job = retry.advance(retry.load("late"))
+    (post,) = publish_posts(sim, account["id"])
+    assert (job.state, job.media_id, job.attempts) == ("published", post["media_id"], 1)
+    assert media_publish_calls(sim) == [], "found, not published again"
 
 
 # --- refusals and failures ---------------------------------------------------------------------
@@ -688,3 +716,4 @@ def test_the_trigger_serializes_ids_never_a_token(sim, account) -> None:
     text = json.dumps(kwargs)
     assert all(a["token"] not in text for a in sim.accounts())
     assert "token" not in text
+

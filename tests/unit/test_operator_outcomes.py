@@ -52,3 +52,23 @@ def test_other_errors_pass_through_untouched(task) -> None:
     with pytest.raises(ValueError, match="not a Graph API problem"):
         with graph_api_outcomes(task, "1784", resume="execute"):
             raise ValueError("not a Graph API problem")
+
+
+def test_an_unknown_outcome_defers_until_it_settles_then_resumes_counting_the_waits(task) -> None:
+    from instagram_graph.jobs import OutcomeUnsettled
+    from instagram_graph.operators.sync import defer_until_settled
+
+    unknown = OutcomeUnsettled("The send request got no usable answer.", wait_seconds=40)
+    before = datetime.now(timezone.utc)
+    with pytest.raises(TaskDeferred) as deferred:
+        defer_until_settled(task, unknown, resume="resume", waits=1, max_waits=3, kwargs={"wait_deadline": 5.0})
+    assert deferred.value.method_name == "resume"
+    assert deferred.value.kwargs == {"wait_deadline": 5.0, "settle_waits": 2}
+    _, trigger_kwargs = deferred.value.trigger.serialize()
+    assert before + timedelta(seconds=40) < trigger_kwargs["moment"] < before + timedelta(seconds=45)
+
+    from airflow.sdk.exceptions import AirflowException
+
+    with pytest.raises(AirflowException, match="waited for 3 unknown outcome.*the task retries") as retried:
+        defer_until_settled(task, unknown, resume="resume", waits=3, max_waits=3)
+    assert not isinstance(retried.value, AirflowFailException), "a retry, not a failure"

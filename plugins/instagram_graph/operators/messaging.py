@@ -2,11 +2,15 @@
 
 The Airflow side of :mod:`instagram_graph.messaging`. Failure policy:
 
-- bad input (a text over 1000 UTF-8 bytes, a tag the connection does not allow), a
-  refused request, a recipient outside the 24-hour window (7 days when tagged), an unknown
-  recipient, token or permission problems: fail at once, no retries
-  (AirflowFailException), with a message naming the problem and the fix;
-- a lost answer: look in the conversation and go on within the same attempt;
+- bad input (control characters, an account id that is not digits, a text over 1000
+  UTF-8 bytes, a tag the connection does not allow), a refused request, a recipient
+  outside the 24-hour window (7 days when tagged), an unknown recipient, token or
+  permission problems: fail at once, no retries (AirflowFailException), with a message
+  naming the field or the problem and the fix;
+- a lost answer (timeout, reset, 5xx): the message may still arrive, so the task defers
+  (no worker held) until the connection's ``settle_seconds`` have passed since the answer
+  was lost, then looks in the conversation and sends again only if it is not there. A
+  task retry or a re-trigger of the same key during that time waits for it too;
 - transient errors: Airflow's retries; each attempt looks before it sends again;
 - a long throttle: defer until Meta's regain time, then resume.
 """
@@ -17,12 +21,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
-from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, OutboundMessage, SendOutcomeUnknown
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_outcomes
+from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, SendOutcomeUnknown
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, defer_until_settled, graph_api_outcomes
+from instagram_graph.validation import InvalidInput, whole_number
+
+MAX_UNANSWERED = 10
 
 
 class InstagramSendMessageOperator(BaseOperator):
@@ -35,8 +42,9 @@ class InstagramSendMessageOperator(BaseOperator):
         message; only when the connection's ``human_agent_enabled`` extra is true (Meta
         granted the app the Human Agent feature). Empty: a reply within 24 hours.
     :param idempotency_key: one key, one message; empty means ``{dag_id}:{run_id}``.
-    :param max_unanswered: lost answers tolerated in one attempt (each is followed by a
-        look into the conversation) before leaving the rest to a task retry.
+    :param max_unanswered: lost answers waited out in one attempt (1 to 10; each wait is
+        deferred, then followed by a look into the conversation) before leaving the rest
+        to a task retry.
     """
 
     template_fields: Sequence[str] = ("account_id", "recipient_id", "text", "tag", "idempotency_key")
@@ -56,6 +64,7 @@ class InstagramSendMessageOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**{**GRAPH_TASK_DEFAULTS, **kwargs})
+        whole_number("max_unanswered", max_unanswered, minimum=1, maximum=MAX_UNANSWERED)
         self.account_id = account_id
         self.recipient_id = recipient_id
         self.text = text
@@ -65,7 +74,9 @@ class InstagramSendMessageOperator(BaseOperator):
         self.instagram_graph_conn_id = instagram_graph_conn_id
         self.redis_conn_id = redis_conn_id
 
-    def execute(self, context: Any, event: Any = None) -> dict[str, Any]:
+    def execute(self, context: Any, event: Any = None, settle_waits: int = 0) -> dict[str, Any]:
+        """Also the resumption after a deferral (a throttle, or the settle time after a
+        lost answer: ``settle_waits`` counts those of this attempt)."""
         hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
         try:
             request = MessageRequest.build(
@@ -77,7 +88,7 @@ class InstagramSendMessageOperator(BaseOperator):
             )
             dag = context.get("dag")
             key = default_idempotency_key(self.idempotency_key, getattr(dag, "dag_id", self.dag_id), context["run_id"])
-        except RequestRefused as exc:
+        except (RequestRefused, InvalidInput) as exc:
             hook.close()
             raise AirflowFailException(f"Message refused: {exc}") from None
 
@@ -87,24 +98,13 @@ class InstagramSendMessageOperator(BaseOperator):
             with graph_api_outcomes(self, str(self.account_id), resume="execute", consequence=consequence):
                 messenger = Messenger(hook, conn)
                 with job_lock(conn, "outbound_messages", key):
-                    message = self._send(messenger, messenger.register(request, key, context.get("run_id")))
-        except (RequestRefused, MessageFailed) as exc:
+                    message = messenger.send(messenger.register(request, key, context.get("run_id")))
+        except (RequestRefused, InvalidInput, MessageFailed) as exc:
             raise AirflowFailException(str(exc)) from None
+        except SendOutcomeUnknown as exc:
+            defer_until_settled(self, exc, resume="execute", waits=settle_waits, max_waits=self.max_unanswered)
         finally:
             conn.close()
             hook.close()
         self.log.info("Sent: message %s", message.message_id)
         return message.summary()
-
-    def _send(self, messenger: Messenger, message: OutboundMessage) -> OutboundMessage:
-        for attempt in range(1, self.max_unanswered + 1):
-            try:
-                return messenger.send(message)
-            except SendOutcomeUnknown as exc:
-                self.log.warning("%s (%d of %d); looking in the conversation before sending again", exc, attempt,
-                                 self.max_unanswered)
-                message = messenger.load(message.idempotency_key) or message
-        raise AirflowException(
-            f"message {message.idempotency_key!r} is still {message.state} after {self.max_unanswered} tries; the "
-            "task retries, and the next attempt looks in the conversation first (nothing is sent twice)"
-        )

@@ -5,10 +5,15 @@ request, takes the job's lock, advances the state machine, and defers with
 :class:`~instagram_graph.triggers.container_status.ContainerStatusTrigger` whenever a
 container is still processing (no worker slot is held meanwhile). Failure policy:
 
-- bad input, a refused request, ERROR/EXPIRED containers, a wait timeout, a used-up
+- bad input (control characters, an account id that is not digits, a number out of
+  range, ...), a refused request, ERROR/EXPIRED containers, a wait timeout, a used-up
   quota, token or permission problems: fail at once, no retries (AirflowFailException),
-  with a message naming the problem and the fix;
-- a lost media_publish answer: check the container and go on within the same attempt;
+  with a message naming the field or the problem and the fix;
+- a lost media_publish answer (timeout, reset, 5xx): the publish may still be under way
+  at Meta, so the task defers (no worker held) until the connection's ``settle_seconds``
+  have passed since the answer was lost, then checks the container and publishes again
+  only if it is still unpublished. A task retry or a re-trigger of the same key during
+  that time waits for it too;
 - Meta answering "not ready" (24/2207008, 9007/2207027): defer again, at least 30 s,
   until the wait timeout (one deadline for all the waits of an attempt);
 - a policy refusal (spam, account restricted): fail at once with the catalogue's advice;
@@ -29,7 +34,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_outcomes
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, defer_until_settled, graph_api_outcomes
 from instagram_graph.publishing import (
     PublishedMediaNotFound,
     PublishFailed,
@@ -40,8 +45,12 @@ from instagram_graph.publishing import (
     WaitFor,
 )
 from instagram_graph.triggers.container_status import ContainerStatusTrigger
+from instagram_graph.validation import InvalidInput, whole_number
 
 DEFAULT_WAIT_TIMEOUT_MINUTES = 60
+MAX_WAIT_TIMEOUT_MINUTES = 1440  # containers expire 24 hours after they are made
+MAX_UNANSWERED = 10
+MAX_POLL_INTERVAL_SECONDS = 3600
 
 
 class InstagramPublishOperator(BaseOperator):
@@ -71,11 +80,12 @@ class InstagramPublishOperator(BaseOperator):
     :param location_id: IMAGE, REELS, CAROUSEL: the numeric id of a location's Facebook Page.
     :param idempotency_key: one key, one post; empty means ``{dag_id}:{run_id}``.
     :param wait_timeout_minutes: give up when the containers are still processing (or
-        Meta still answers "not ready") after this long.
-    :param poll_intervals: seconds between container status checks, the last repeating;
-        None: the connection's ``status_poll_intervals``.
-    :param max_unanswered: lost media_publish answers tolerated in one attempt before
-        leaving the rest to a task retry (each one is followed by a container check).
+        Meta still answers "not ready") after this long: whole minutes, 1 to 1440.
+    :param poll_intervals: seconds between container status checks, the last repeating
+        (each above 0, at most 3600); None: the connection's ``status_poll_intervals``.
+    :param max_unanswered: lost media_publish answers waited out in one attempt (1 to 10;
+        each wait is deferred, then followed by a container check), and tries to find a
+        published post on the account's edge, before leaving the rest to a task retry.
     """
 
     template_fields: Sequence[str] = (
@@ -120,6 +130,12 @@ class InstagramPublishOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**{**GRAPH_TASK_DEFAULTS, **kwargs})
+        whole_number("max_unanswered", max_unanswered, minimum=1, maximum=MAX_UNANSWERED)
+        if poll_intervals and not all(0 < float(p) <= MAX_POLL_INTERVAL_SECONDS for p in poll_intervals):
+            raise InvalidInput(
+                f"poll_intervals {list(poll_intervals)!r}: each pause must be above 0 and at most "
+                f"{MAX_POLL_INTERVAL_SECONDS} seconds (Meta asks for about one check a minute)."
+            )
         self.account_id = account_id
         self.media_type = media_type
         self.media_url = media_url
@@ -157,16 +173,22 @@ class InstagramPublishOperator(BaseOperator):
                 user_tags=self.user_tags,
                 location_id=self.location_id,
             )
+            self._wait_timeout_minutes()
             key = self._key(context)
-        except RequestRefused as exc:
+        except (RequestRefused, InvalidInput) as exc:
             raise AirflowFailException(f"Publish request refused: {exc}") from None
         return self._run(context, key, request=request)
 
-    def resume(self, context: Any, event: Any = None, wait_deadline: float | None = None) -> dict[str, Any]:
-        """After a wait: ``event`` is the container trigger's, or a throttle pause's (not a
-        dict); ``wait_deadline`` the unix time this attempt's waits end (set by the first)."""
+    def resume(
+        self, context: Any, event: Any = None, wait_deadline: float | None = None, settle_waits: int = 0
+    ) -> dict[str, Any]:
+        """After a wait: ``event`` is the container trigger's, or a throttle pause's or a
+        settle wait's (not a dict); ``wait_deadline`` the unix time this attempt's
+        processing waits end (set by the first); ``settle_waits`` counts this attempt's
+        waits after lost answers."""
         return self._run(
-            context, self._key(context), event=event if isinstance(event, dict) else None, wait_deadline=wait_deadline
+            context, self._key(context), event=event if isinstance(event, dict) else None, wait_deadline=wait_deadline,
+            settle_waits=settle_waits,
         )
 
     # --- the work ---------------------------------------------------------------------------
@@ -179,6 +201,7 @@ class InstagramPublishOperator(BaseOperator):
         request: PublishRequest | None = None,
         event: dict | None = None,
         wait_deadline: float | None = None,
+        settle_waits: int = 0,
     ) -> dict[str, Any]:
         hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
         conn = open_warehouse()
@@ -199,6 +222,9 @@ class InstagramPublishOperator(BaseOperator):
                     poll_intervals = self.poll_intervals or hook.settings.status_poll_intervals
         except (RequestRefused, PublishFailed) as exc:
             raise AirflowFailException(str(exc)) from None
+        except PublishOutcomeUnknown as exc:
+            defer_until_settled(self, exc, resume="resume", waits=settle_waits, max_waits=self.max_unanswered,
+                                kwargs={"wait_deadline": wait_deadline})
         finally:
             conn.close()
             hook.close()
@@ -217,13 +243,11 @@ class InstagramPublishOperator(BaseOperator):
         return job
 
     def _advance(self, publisher: Publisher, job: PublishJob, statuses: dict[str, str]) -> PublishJob | WaitFor:
-        """Advance; after a lost answer look at the container and go on, a few times."""
+        """Advance; when the container is PUBLISHED but its post not listed yet, look again
+        a few times. (A lost answer raises PublishOutcomeUnknown: the caller defers.)"""
         for attempt in range(1, self.max_unanswered + 1):
             try:
                 return publisher.advance(job, statuses)
-            except PublishOutcomeUnknown as exc:
-                self.log.warning("%s (%d of %d); checking the container before anything else", exc, attempt,
-                                 self.max_unanswered)
             except PublishedMediaNotFound as exc:
                 self.log.warning("%s (%d of %d)", exc, attempt, self.max_unanswered)
                 time.sleep(2.0 * attempt)
@@ -234,10 +258,27 @@ class InstagramPublishOperator(BaseOperator):
             "retries, and the next attempt checks the container before anything else (no post is made twice)"
         )
 
+    def _wait_timeout_minutes(self) -> int:
+        """``wait_timeout_minutes`` as rendered (a number, or its text), checked."""
+        value = self.wait_timeout_minutes
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            return DEFAULT_WAIT_TIMEOUT_MINUTES
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            number = float("nan")
+        if isinstance(value, bool) or not number.is_integer():
+            raise InvalidInput(
+                f"wait_timeout_minutes is {text[:40]!r}: give whole minutes from 1 to {MAX_WAIT_TIMEOUT_MINUTES} "
+                f"(containers expire after 24 hours), or leave it empty for {DEFAULT_WAIT_TIMEOUT_MINUTES}."
+            )
+        return whole_number("wait_timeout_minutes", int(number), minimum=1, maximum=MAX_WAIT_TIMEOUT_MINUTES)
+
     def _defer_for(self, wait: WaitFor, poll_intervals: Sequence[float], wait_deadline: float | None) -> None:
         """Defer until ``wait`` is over; every wait of this attempt shares one deadline,
         so repeated "not ready" answers end at the wait timeout."""
-        minutes = float(self.wait_timeout_minutes or DEFAULT_WAIT_TIMEOUT_MINUTES)
+        minutes = self._wait_timeout_minutes()
         deadline = wait_deadline if wait_deadline is not None else time.time() + minutes * 60
         if wait.not_before is not None:
             self.log.info("Instagram asked for a wait: trying again in %.0f s at the earliest",

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import BaseOperator, Param, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from instagram_graph import db
 from instagram_graph.errors import (
@@ -32,6 +32,7 @@ from instagram_graph.errors import (
     reconnect_hint,
 )
 from instagram_graph.hooks.graph_api import InstagramGraphHook
+from instagram_graph.jobs import OutcomeUnsettled
 from instagram_graph.sync import STREAMS, SyncRun
 from instagram_graph.sync.base import OPTION_LIMITS, SyncOptionError, validate_options
 
@@ -70,6 +71,36 @@ def graph_api_outcomes(task: BaseOperator, account_id: str, *, resume: str, cons
         raise AirflowFailException(
             f"account {account_id}: {type(exc).__name__}: {exc}. {consequence}{_advice(exc, account_id)}"
         ) from None
+
+
+# Added to a settle wait: the job's clock (Postgres) and the triggerer's measure the same
+# durations, so the resumed task finds the outcome settled instead of deferring again.
+SETTLE_SLACK_SECONDS = 1.0
+
+
+def defer_until_settled(
+    task: BaseOperator, unknown: OutcomeUnsettled, *, resume: str, waits: int, max_waits: int,
+    kwargs: dict[str, Any] | None = None,
+) -> NoReturn:
+    """Defer ``task`` (no worker held) until an unknown outcome can no longer change, then
+    call ``resume`` with ``settle_waits=waits + 1`` (and ``kwargs``).
+
+    After ``max_waits`` such waits in one task attempt (the answer got lost again and
+    again) the attempt ends with a retryable error; the next attempt waits out the same
+    settle time before it looks, so nothing is sent or published twice.
+    """
+    if waits >= max_waits:
+        raise AirflowException(
+            f"{unknown} This attempt has waited for {waits} unknown outcome(s) already; the task retries, and the "
+            "next attempt waits out the settle time and looks before it repeats anything (nothing goes out twice)."
+        )
+    seconds = unknown.wait_seconds + SETTLE_SLACK_SECONDS
+    task.log.warning("%s Deferring %.0f s (no worker held).", unknown, seconds)
+    task.defer(
+        trigger=TimeDeltaTrigger(timedelta(seconds=seconds)),
+        method_name=resume,
+        kwargs={**(kwargs or {}), "settle_waits": waits + 1},
+    )
 
 
 def report_failure(context: dict[str, Any]) -> None:
