@@ -4,8 +4,10 @@
 Publishes one **image, reel, story or carousel** for one account, exactly once. Trigger
 it from the UI form (*Trigger DAG*), the REST API or another DAG; there is no schedule.
 Bad input is refused by the form before the run starts, and by the task before anything
-is sent to Instagram. A single video is published as a **reel** (`REELS`): Instagram no
-longer takes a standalone `VIDEO` post.
+is sent to Instagram or recorded (control characters in any text, more than 30 hashtags or
+20 @mentions in the caption, an option the media type does not take, ...): the run fails at
+once, without retries, naming the field and what to do. A single video is published as a
+**reel** (`REELS`): Instagram no longer takes a standalone `VIDEO` post.
 
 What the run does: checks the account's publishing quota (`content_publishing_limit`),
 creates the media container(s) (carousel items first, then the carousel), waits for
@@ -14,9 +16,11 @@ then publishes. Every step is recorded in **`instagram.publish_jobs`** (one row 
 idempotency key: state, container ids, media id, permalink, errors).
 
 **Exactly once**: the idempotency key (default: `instagram_publish:<run id>`) stands for
-one post. Retries and re-triggers with the same key resume the recorded job; if Instagram
-published but the answer was lost, the container's status shows it and nothing is posted
-again. The same key with different content is refused.
+one post. Retries and re-triggers with the same key resume the recorded job. If the answer
+to the publish request is lost, the publish may still be under way: the task defers until
+the connection's `settle_seconds` have passed (default: the request timeout + 30 s), then
+the container's status shows whether it was published, and only an unpublished container
+is published again. The same key with different content is refused.
 
 Guide: `docs/publishing-and-messaging.md`.
 """
@@ -25,7 +29,7 @@ from airflow.sdk import DAG, Param
 
 from instagram_graph.operators.publish import InstagramPublishOperator
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
-from instagram_graph.publishing import MEDIA_TYPES
+from instagram_graph.publishing import MEDIA_TYPES, THUMB_OFFSET_MAX_MS
 
 HTTPS_OR_EMPTY = r"^(https://\S+)?$"
 REELS_OPTIONS = "Reels options (REELS only)"
@@ -40,8 +44,8 @@ with DAG(
     default_args=GRAPH_TASK_DEFAULTS,
     params={
         "account_id": Param(
-            type="string", minLength=1, title="Account",
-            description="Instagram user id to publish as (`instagram-graph accounts list`).",
+            type="string", minLength=1, maxLength=64, pattern=r"^[0-9]+$", title="Account",
+            description="Instagram user id to publish as, digits only (`instagram-graph accounts list`).",
         ),
         "media_type": Param(
             "IMAGE", type="string", enum=list(MEDIA_TYPES), title="Media type",
@@ -58,7 +62,7 @@ with DAG(
         ),
         "caption": Param(
             None, type=["null", "string"], maxLength=2200, title="Caption",
-            description="At most 2200 characters and 30 hashtags. Leave empty for STORIES.",
+            description="At most 2200 characters, 30 hashtags and 20 @mentions. Leave empty for STORIES.",
         ),
         "alt_text": Param(
             None, type=["null", "string"], maxLength=1000, title="Alt text",
@@ -73,8 +77,10 @@ with DAG(
             description="Public https:// URL of a cover image for the reel.",
         ),
         "thumb_offset": Param(
-            None, type=["null", "integer"], minimum=0, title="Cover frame (ms)", section=REELS_OPTIONS,
-            description="The frame used as cover, in milliseconds from the start (instead of a cover image).",
+            None, type=["null", "integer"], minimum=0, maximum=THUMB_OFFSET_MAX_MS, title="Cover frame (ms)",
+            section=REELS_OPTIONS,
+            description="The frame used as cover, in milliseconds from the start (instead of a cover image); a reel "
+            f"is at most 15 minutes long (0 to {THUMB_OFFSET_MAX_MS}).",
         ),
         "audio_name": Param(
             None, type=["null", "string"], maxLength=200, title="Audio name", section=REELS_OPTIONS,
@@ -97,7 +103,8 @@ with DAG(
             '"item" is the position of the image (default 1).',
         ),
         "location_id": Param(
-            None, type=["null", "string", "integer"], pattern=r"^[0-9]*$", title="Location (Page id)", section=TAGS_AND_PLACE,
+            None, type=["null", "string", "integer"], pattern=r"^[0-9]*$", maxLength=32, minimum=0,
+            maximum=10**32 - 1, title="Location (Page id)", section=TAGS_AND_PLACE,
             description="IMAGE, REELS or CAROUSEL: the numeric id of the place's Facebook Page.",
         ),
         "idempotency_key": Param(

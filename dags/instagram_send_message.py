@@ -7,13 +7,16 @@ it from the UI form, the REST API or another DAG; there is no schedule.
 Instagram allows replies only within **24 hours** of the person's last message (**7 days**
 with the `HUMAN_AGENT` tag, for a person's reply, once Meta granted the app the Human
 Agent feature and the connection says so): outside that window the run fails at once,
-without retries, and says so. The text may be at most **1000 bytes** in UTF-8. Every message is
+without retries, and says so. The text may be at most **1000 bytes** in UTF-8, without control characters (line breaks
+are fine); bad input fails the run at once, without retries, naming the field. Every message is
 recorded in **`instagram.outbound_messages`** (one row per idempotency key: state,
 message id, errors).
 
 **Exactly once**: the idempotency key (default: `instagram_send_message:<run id>`) stands
-for one message. If the answer to a send is lost, the retry first looks for the message
-in the conversation and sends again only if it is not there. The same key with a
+for one message. If the answer to a send is lost, the message may still arrive: the task
+defers until the connection's `settle_seconds` have passed (default: the request timeout +
+30 s), then looks for the message in the conversation and sends again only if it is not
+there. Retries and re-triggers of the key wait out the same time. The same key with a
 different text or recipient is refused.
 
 Guide: `docs/publishing-and-messaging.md`.
@@ -34,11 +37,11 @@ with DAG(
     default_args=GRAPH_TASK_DEFAULTS,
     params={
         "account_id": Param(
-            type="string", minLength=1, title="Account",
-            description="Instagram user id that sends (`instagram-graph accounts list`).",
+            type="string", minLength=1, maxLength=64, pattern=r"^[0-9]+$", title="Account",
+            description="Instagram user id that sends, digits only (`instagram-graph accounts list`).",
         ),
         "recipient_id": Param(
-            type="string", pattern=r"^[0-9]+$", title="Recipient",
+            type="string", maxLength=64, pattern=r"^[0-9]+$", title="Recipient",
             description="The person's Instagram-scoped id (IGSID), e.g. from instagram.messages.from_id.",
         ),
         "text": Param(

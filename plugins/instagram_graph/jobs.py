@@ -34,6 +34,7 @@ from typing import Any, NoReturn
 
 from instagram_graph import db
 from instagram_graph.errors import reconnect_hint
+from instagram_graph.validation import plain_text
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 250
 log = logging.getLogger(__name__)
@@ -86,8 +87,11 @@ def text_hash(text: str) -> str:
 
 def default_idempotency_key(key: str | None, dag_id: str, run_id: str) -> str:
     """The key given, else ``{dag_id}:{run_id}``: a task retry of the same run resumes
-    the same job; a new run is a new job."""
-    key = (key or "").strip()
+    the same job; a new run is a new job.
+
+    :raises InvalidInput: the key holds control characters.
+    """
+    key = plain_text("idempotency_key", (key or "").strip()) or ""
     if not key:
         key = f"{dag_id}:{run_id}"
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:

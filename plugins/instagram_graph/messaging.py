@@ -48,6 +48,7 @@ from instagram_graph.jobs import (
     settle_sql,
     text_hash,
 )
+from instagram_graph.validation import instagram_id, plain_text
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,16 @@ class MessageRequest:
         :param human_agent_enabled: the connection says Meta granted the Human Agent
             feature (``GraphApiSettings.human_agent_enabled``); a tag is refused otherwise.
         :raises RequestRefused: naming the field, the problem and the fix.
+        :raises InvalidInput: control characters (the text keeps its line breaks), or an
+            account id that is not digits, naming the field and the fix.
         """
+        plain_text("text", text, allow_newlines=True)
+        plain_text("tag", tag)
         account_id = (account_id or "").strip()
         recipient_id = (recipient_id or "").strip()
         if not account_id:
             raise RequestRefused("account_id is empty: give the Instagram user id of the account to send from.")
+        account_id = instagram_id("account_id", account_id)
         if not RECIPIENT_ID.match(recipient_id):
             raise RequestRefused(
                 f"recipient_id {recipient_id!r} is not an Instagram-scoped user id (IGSID, digits only). "

@@ -77,6 +77,7 @@ from instagram_graph.jobs import (
     pick_after,
     settle_sql,
 )
+from instagram_graph.validation import instagram_id, plain_text
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,12 @@ MEDIA_TYPES = ("IMAGE", "REELS", "STORIES", CAROUSEL)
 LEGACY_MEDIA_TYPES = ("VIDEO",)
 CAPTION_MAX_CHARS = 2200
 CAPTION_MAX_HASHTAGS = 30
+CAPTION_MAX_MENTIONS = 20  # @mentions of other accounts in one caption
+THUMB_OFFSET_MAX_MS = 15 * 60 * 1000  # a reel is at most 15 minutes long
 CAROUSEL_MIN_ITEMS, CAROUSEL_MAX_ITEMS = 2, 10
 USER_TAGS_MAX = 20  # people tagged in one image or reel
 HASHTAG = re.compile(r"#\w+")
+MENTION = re.compile(r"(?<![A-Za-z0-9._])@[A-Za-z0-9._]+")  # not the @ of an e-mail address
 USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 LOCATION_ID = re.compile(r"^[0-9]{1,32}$")
 # Carousel items and stories are images unless their file says video.
@@ -269,10 +273,21 @@ class PublishRequest:
         a JSON array, ``null``); empty text means not given.
 
         :raises RequestRefused: naming the field, the problem and the fix.
+        :raises InvalidInput: a value unusable as such (control characters, an account id
+            that is not digits), naming the field and the fix.
         """
+        for name, value in (
+            ("media_type", media_type), ("media_url", media_url), ("children", children), ("caption", caption),
+            ("alt_text", alt_text), ("share_to_feed", share_to_feed), ("cover_url", cover_url),
+            ("thumb_offset", thumb_offset), ("audio_name", audio_name), ("user_tags", user_tags),
+            ("location_id", location_id),
+        ):
+            if isinstance(value, str):  # a caption keeps its line breaks; children may come one per line
+                plain_text(name, value, allow_newlines=name in ("caption", "children"))
         account_id = (account_id or "").strip()
         if not account_id:
             raise RequestRefused("account_id is empty: give the Instagram user id of the account to publish as.")
+        account_id = instagram_id("account_id", account_id)
         media_type = (media_type or "").strip().upper()
         if media_type in LEGACY_MEDIA_TYPES:
             raise RequestRefused(
@@ -343,6 +358,12 @@ class PublishRequest:
                 raise RequestRefused(
                     f"The caption has {hashtags} hashtags; Instagram allows at most {CAPTION_MAX_HASHTAGS}. "
                     f"Remove {hashtags - CAPTION_MAX_HASHTAGS} of them."
+                )
+            mentions = len(MENTION.findall(caption))
+            if mentions > CAPTION_MAX_MENTIONS:
+                raise RequestRefused(
+                    f"The caption mentions {mentions} accounts (@name); Instagram allows at most {CAPTION_MAX_MENTIONS}. "
+                    f"Remove {mentions - CAPTION_MAX_MENTIONS} of them, or tag people with user_tags instead."
                 )
         if options["cover_url"] is not None:
             _check_https(options["cover_url"], "cover_url")
@@ -527,21 +548,27 @@ def _as_bool(value: Any, name: str) -> bool | None:
 
 
 def _as_milliseconds(value: Any, name: str) -> int | None:
+    """Whole milliseconds from 0 to :data:`THUMB_OFFSET_MAX_MS`, from a number or its text."""
     if value is None:
         return None
     if isinstance(value, str):
         text = value.strip()
         if text.lower() in ("", "null", "none"):
             return None
-        value = int(text) if re.fullmatch(r"-?[0-9]+", text) else text
+        # More digits than any position in a reel has: too large (and never parsed whole).
+        value = int(text[:13]) if re.fullmatch(r"-?[0-9]+", text) else text
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestRefused(f"{name} is {value!r}: give the frame's position in the video in whole milliseconds, "
-                             "e.g. 1500 for 1.5 s.")
+        raise RequestRefused(f"{name} is {str(value)[:40]!r}: give the frame's position in the video in whole "
+                             "milliseconds, e.g. 1500 for 1.5 s.")
     if value < 0:
-        raise RequestRefused(f"{name} is {value}: it counts milliseconds from the start of the video, so it "
+        shown = value if value > -THUMB_OFFSET_MAX_MS else "a large negative number"
+        raise RequestRefused(f"{name} is {shown}: it counts milliseconds from the start of the video, so it "
                              "cannot be negative.")
+    if value > THUMB_OFFSET_MAX_MS:
+        raise RequestRefused(f"{name} is more than {THUMB_OFFSET_MAX_MS} ms: a reel is at most 15 minutes long, so "
+                             "the frame lies within that. Give its position in milliseconds, e.g. 1500 for 1.5 s.")
     return value
 
 
@@ -585,6 +612,7 @@ def _as_list(value: Sequence[str] | str | None) -> list[str]:
 
 
 def _check_https(url: str, name: str) -> None:
+    plain_text(name, url)
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc or any(char.isspace() for char in url):
         raise RequestRefused(

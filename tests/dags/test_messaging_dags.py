@@ -166,3 +166,28 @@ def test_a_re_trigger_during_the_settle_time_of_a_late_answer_defers_and_sends_n
     assert len(sim.requests(method="POST", path=SEND_PATH)) == 1, "sent once, by the first attempt"
     assert_no_token(result.output, sim)
 
+
+# --- bad input from the trigger form's conf: refused before any call or row, no retry ----------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"text": "Thanks\u0000!"}, "text contains a control character (NUL) at position 7"),
+        ({"idempotency_key": "order-9\u001b"}, "idempotency_key contains a control character (U+001B)"),
+        ({"account_id": "1784'; DROP TABLE x;--"}, "Invalid input for param account_id"),  # the form's check
+    ],
+    ids=["nul-in-text", "escape-in-key", "account-not-digits"],
+)
+def test_bad_input_from_the_conf_is_refused_before_any_call_naming_the_field(
+    run_dag, sim, warehouse, account, fields, expected
+):
+    to = conversation(sim, account["id"], inside=True)
+    sim.clear_requests()
+    result = send(run_dag, **{"account_id": account["id"], "recipient_id": to["user_id"], "text": "Hi", **fields})
+    assert result.returncode != 0
+    assert expected in result.output, result.output[-3000:]
+    assert sim.requests() == [] and outbound(warehouse) == [], "refused before any call or row"
+    assert result.output.count("[DAG TEST] running task") <= 1, "no retry"
+    assert "UntranslatableCharacter" not in result.output

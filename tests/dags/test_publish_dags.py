@@ -210,9 +210,15 @@ def _validate(dag, conf: dict) -> None:
         {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "user_tags": [{"x": 0.5, "y": 0.5}]},
         {"account_id": "1", "media_type": "IMAGE", "media_url": IMG,
          "user_tags": [{"username": "jane", "x": 2, "y": 0.5}]},
+        {"account_id": "abc", "media_type": "IMAGE", "media_url": IMG},
+        {"account_id": "1", "media_type": "REELS", "media_url": VID, "thumb_offset": 900_001},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "wait_timeout_minutes": 1441},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "location_id": 10**40},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "location_id": "1" * 33},
     ],
     ids=["no-account", "unknown-type", "http-url", "long-caption", "eleven-items", "http-item", "video",
-         "negative-thumb-offset", "http-cover", "tag-without-username", "tag-off-the-image"],
+         "negative-thumb-offset", "http-cover", "tag-without-username", "tag-off-the-image", "account-not-digits",
+         "huge-thumb-offset", "huge-wait-timeout", "huge-location-number", "long-location-id"],
 )
 def test_the_form_refuses_bad_conf_before_a_run_exists(publish_dag, conf):
     from airflow.sdk.exceptions import ParamValidationError
@@ -236,3 +242,30 @@ def test_optional_fields_admit_null_so_the_form_does_not_require_them(publish_da
                             "cover_url": "https://cdn.example.com/c.jpg", "audio_name": "Theme",
                             "user_tags": [{"username": "jane.doe"}], "location_id": "123", "caption": None})
 
+
+# --- bad input from the conf that the form cannot see: refused by the task, at once -----------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"caption": "Spring sale\u0000"}, "caption contains a control character (NUL) at position 12"),
+        ({"caption": " ".join(f"@friend{i}" for i in range(21))},
+         "The caption mentions 21 accounts (@name); Instagram allows at most 20"),
+        ({"media_url": "https://cdn.example.com/a\u0000.jpg"}, "media_url contains a control character (NUL)"),
+        ({"idempotency_key": "post\u0007"}, "idempotency_key contains a control character (U+0007)"),
+        ({"account_id": "abc"}, "Invalid input for param account_id"),  # the form's check
+    ],
+    ids=["nul-in-caption", "21-mentions", "nul-in-url", "bell-in-key", "account-not-digits"],
+)
+def test_bad_input_from_the_conf_is_refused_before_any_call_naming_the_field(
+    run_dag, sim, warehouse, account, fields, expected
+):
+    sim.clear_requests()
+    result = publish(run_dag, **{"account_id": account["id"], "media_type": "IMAGE", "media_url": IMG, **fields})
+    assert result.returncode != 0
+    assert expected in result.output, result.output[-3000:]
+    assert sim.requests() == [] and jobs(warehouse) == [], "refused before any call or row"
+    assert result.output.count("[DAG TEST] running task") <= 1, "no retry"
+    assert "UntranslatableCharacter" not in result.output

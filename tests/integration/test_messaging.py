@@ -13,6 +13,7 @@ import pytest
 from instagram_graph.errors import MessagingWindowClosedError
 from instagram_graph.jobs import RequestRefused
 from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, SendOutcomeUnknown
+from instagram_graph.validation import InvalidInput
 
 from .conftest import when_settled
 
@@ -323,3 +324,24 @@ def test_a_send_whose_worker_died_is_looked_up_only_a_settle_time_after_it_was_f
     message = when_settled(lambda: messenger.send(messenger.load("orphan")))
     assert [m["message_id"] for m in sent(sim, account["id"])] == [message.message_id]
     assert message.attempts == 2 and message.answer_lost_at is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"text": "Hello\x00there"}, "text contains a control character (NUL) at position 6"),
+        ({"text": "Bell\x07"}, "text contains a control character (U+0007)"),
+        ({"tag": "HUMAN_AGENT\x00"}, "tag contains a control character (NUL)"),
+        ({"account_id": "not-a-number"}, "account_id 'not-a-number' is not an Instagram id"),
+        ({"account_id": "1784'; DROP TABLE x;--"}, "is not an Instagram id: ids are digits only"),
+    ],
+)
+def test_control_characters_and_non_digit_account_ids_are_refused_naming_the_field(fields, expected) -> None:
+    values = {"account_id": "17841400000000001", "recipient_id": "123", "text": "hi", **fields}
+    with pytest.raises(InvalidInput) as refused:
+        MessageRequest.build(**values)
+    assert expected in str(refused.value)
+
+
+def test_a_text_keeps_its_line_breaks() -> None:
+    assert MessageRequest.build(account_id="1", recipient_id="2", text="Hi,\r\n\tsee you").text == "Hi,\r\n\tsee you"

@@ -25,6 +25,7 @@ from instagram_graph.publishing import (
     PublishRequest,
 )
 from instagram_graph.triggers.container_status import ContainerStatusTrigger
+from instagram_graph.validation import InvalidInput
 
 from .conftest import when_settled
 
@@ -717,3 +718,49 @@ def test_the_trigger_serializes_ids_never_a_token(sim, account) -> None:
     assert all(a["token"] not in text for a in sim.accounts())
     assert "token" not in text
 
+
+# --- input checked where it enters --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"caption": "Sale\x00"}, "caption contains a control character (NUL) at position 5"),
+        ({"alt_text": "A cat\x1b[31m"}, "alt_text contains a control character (U+001B)"),
+        ({"media_url": "https://cdn.example.com/a\x00.jpg"}, "media_url contains a control character (NUL)"),
+        ({"media_type": "CAROUSEL", "media_url": None, "children": [IMG, "https://cdn.example.com/\x07.jpg"]},
+         "children item 2 contains a control character (U+0007)"),
+        ({"media_type": "REELS", "media_url": VID, "audio_name": "Theme\x00"}, "audio_name contains a control"),
+        ({"account_id": "abc"}, "account_id 'abc' is not an Instagram id: ids are digits only"),
+    ],
+)
+def test_control_characters_and_non_digit_account_ids_are_refused_naming_the_field(fields, expected) -> None:
+    values = {"account_id": "17841400000000001", "media_type": "IMAGE", "media_url": IMG, **fields}
+    with pytest.raises(InvalidInput) as refused:
+        PublishRequest.build(**values)
+    assert expected in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"caption": " ".join(f"@user{i}" for i in range(21))},
+         "The caption mentions 21 accounts (@name); Instagram allows at most 20. Remove 1"),
+        ({"media_type": "REELS", "media_url": VID, "thumb_offset": 900_001}, "thumb_offset is more than 900000 ms"),
+        ({"media_type": "REELS", "media_url": VID, "thumb_offset": "9" * 5000}, "thumb_offset is more than 900000"),
+        ({"media_type": "REELS", "media_url": VID, "thumb_offset": 10**5000}, "thumb_offset is more than 900000"),
+        ({"media_type": "REELS", "media_url": VID, "thumb_offset": "1e400"}, "in whole milliseconds"),
+    ],
+)
+def test_mentions_and_numbers_have_a_maximum(fields, expected) -> None:
+    values = {"account_id": "17841400000000001", "media_type": "IMAGE", "media_url": IMG, **fields}
+    with pytest.raises(RequestRefused) as refused:
+        PublishRequest.build(**values)
+    assert expected in str(refused.value)
+
+
+def test_twenty_mentions_a_caption_with_line_breaks_and_e_mail_addresses_are_allowed() -> None:
+    caption = "Thanks to\n" + " ".join(f"@user{i}" for i in range(20)) + "\nOrders: shop@example.com\t#sale"
+    assert PublishRequest.build(account_id="1", media_type="IMAGE", media_url=IMG, caption=caption).caption == caption
+    reel = PublishRequest.build(account_id="1", media_type="REELS", media_url=VID, thumb_offset=900_000)
+    assert reel.options.thumb_offset == 900_000
