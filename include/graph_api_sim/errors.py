@@ -211,7 +211,7 @@ class GraphError(Exception):
     def http_status(self) -> int | tuple[int, ...]:
         return self.spec.http_status
 
-    def body(self) -> dict[str, Any]:
+    def body(self, trace_id: str | None = None) -> dict[str, Any]:
         spec = self.spec
         error: dict[str, Any] = {"message": spec.message, "type": spec.type, "code": spec.code}
         if spec.error_data is not None:
@@ -223,7 +223,7 @@ class GraphError(Exception):
             error["error_user_title"] = spec.user_title
         if spec.user_msg:
             error["error_user_msg"] = spec.user_msg
-        error["fbtrace_id"] = fbtrace_id()
+        error["fbtrace_id"] = trace_id or fbtrace_id()
         return {"error": error}
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from . import catalog
 from .call import Call, GraphRequest, GraphResponse
 from .catalog import BASIC, CONTENT_PUBLISH, MANAGE_COMMENTS, MANAGE_INSIGHTS, MANAGE_MESSAGES
-from .errors import GraphError, custom_error
+from .errors import GraphError, custom_error, fbtrace_id
 from .faults import DEFAULT_MALFORMED_BODY, Fault
 from .insights import account_insights, media_insights
 from .messaging import send_message
@@ -111,10 +111,13 @@ class GraphApi:
         resolved_path = request.path
         if account_id and (request.path == "/me" or request.path.startswith("/me/")):
             resolved_path = f"/{account_id}{request.path[3:]}"
+        # Meta names every answer with a trace id: the x-fb-trace-id header, repeated as the
+        # error body's fbtrace_id. The log keeps it, so a client's audit trail can be checked.
+        trace_id = fbtrace_id()
         entry: dict[str, Any] = {
             "method": request.method, "path": request.path, "resolved_path": resolved_path,
             "version": request.version, "params": redact(request.params), "status": None,
-            "time": sim.clock.now(), "fault": None, "account_id": account_id,
+            "time": sim.clock.now(), "fault": None, "account_id": account_id, "trace_id": trace_id,
         }
         sim.log.add(entry)
         fault = sim.faults.match(request.method, request.path, resolved_path)
@@ -123,16 +126,23 @@ class GraphApi:
             if fault.kind == "delay":
                 await asyncio.sleep(float(fault.args["seconds"]))
             elif fault.kind != "commit_then_drop":
-                response = self._fault_response(fault, account_id)
-                entry["status"] = None if response.drop else response.status
-                return response
-        response = self._process(request, token_value)
+                response = self._fault_response(fault, account_id, trace_id)
+                return self._traced(response, entry, trace_id)
+        response = self._process(request, token_value, trace_id)
         if fault is not None and fault.kind == "commit_then_drop":
             response.drop = True
+        return self._traced(response, entry, trace_id)
+
+    @staticmethod
+    def _traced(response: GraphResponse, entry: dict[str, Any], trace_id: str) -> GraphResponse:
         entry["status"] = None if response.drop else response.status
+        if response.drop:
+            entry["trace_id"] = None  # no answer, no trace id the client could see
+        else:
+            response.headers.append((b"x-fb-trace-id", trace_id.encode()))
         return response
 
-    def _fault_response(self, fault: Fault, account_id: str | None) -> GraphResponse:
+    def _fault_response(self, fault: Fault, account_id: str | None, trace_id: str) -> GraphResponse:
         kind = fault.kind
         if kind == "reset":
             return GraphResponse(0, b"", drop=True)
@@ -145,10 +155,10 @@ class GraphApi:
             error = throttle_error(self.sim.settings.throttle_code, fault.args.get("http_status"))
             regain = int(fault.args.get("regain_minutes", 5))
             headers = self.sim.usage.headers(account_id, regain_minutes=regain) if account_id else []
-            return self._error_response(error, headers)
-        return self._error_response(custom_error(**fault.args), [])
+            return self._error_response(error, headers, trace_id)
+        return self._error_response(custom_error(**fault.args), [], trace_id)
 
-    def _process(self, request: GraphRequest, token_value: str | None) -> GraphResponse:
+    def _process(self, request: GraphRequest, token_value: str | None, trace_id: str) -> GraphResponse:
         sim = self.sim
         token: Token | None = None
         metered = False  # counted by the platform limit, so the answer carries usage headers
@@ -169,11 +179,11 @@ class GraphApi:
             sim.tokens.require(token, call.route.permission)
             status, body = 200, json_body(call.route.handler(call))
         except GraphError as error:
-            status, body = self._error_status(error), json_body(error.body())
+            status, body = self._error_status(error), json_body(error.body(trace_id))
         except Exception:  # a simulator bug must still look like a Graph API answer
             log.exception("unexpected error answering %s %s", request.method, request.path)
             error = GraphError("unknown")
-            status, body = self._error_status(error), json_body(error.body())
+            status, body = self._error_status(error), json_body(error.body(trace_id))
         headers = sim.usage.headers(token.account_id) if token is not None and metered else []
         return GraphResponse(status, body, [*JSON_HEADERS, *headers])
 
@@ -191,8 +201,8 @@ class GraphApi:
         status = error.http_status
         return self.sim.status_rng.choice(status) if isinstance(status, tuple) else status
 
-    def _error_response(self, error: GraphError, headers: list[tuple[bytes, bytes]]) -> GraphResponse:
-        return GraphResponse(self._error_status(error), json_body(error.body()), [*JSON_HEADERS, *headers])
+    def _error_response(self, error: GraphError, headers: list[tuple[bytes, bytes]], trace_id: str) -> GraphResponse:
+        return GraphResponse(self._error_status(error), json_body(error.body(trace_id)), [*JSON_HEADERS, *headers])
 
     def _route(self, request: GraphRequest, token: Token) -> Call:
         sim = self.sim

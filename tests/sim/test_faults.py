@@ -136,3 +136,18 @@ def test_numeric_path_faults_and_filters_also_match_me(graph, sim):
     log = sim.requests(path=r"^/\d+/media$")
     assert [e["path"] for e in log] == ["/me/media", f"/{account_id}/media", "/me/media"]
     assert {e["resolved_path"] for e in log} == {f"/{account_id}/media"}
+
+
+def test_every_answer_carries_a_trace_id_the_log_keeps(graph, sim):
+    sim.clear_requests()
+    ok = graph.get("/me")
+    refused = graph.get("/me", fields="id,no_such_field")
+    sim.add_fault(path=r"^/me$", kind="http_500", times=1)
+    failed = graph.get("/me")
+    sim.add_fault(path=r"^/me$", kind="reset", times=1)
+    with pytest.raises(requests.ConnectionError):
+        graph.get("/me")
+    traces = [r.headers.get("x-fb-trace-id") for r in (ok, refused, failed)]
+    assert all(traces) and len(set(traces)) == 3
+    assert graph.error(refused)["fbtrace_id"] == traces[1], "the error body repeats the header's trace id"
+    assert [entry["trace_id"] for entry in sim.requests()] == [*traces, None], "no answer, no trace id"
