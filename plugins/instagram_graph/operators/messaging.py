@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from instagram_graph import db
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
 from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, SendOutcomeUnknown
@@ -84,7 +85,8 @@ class InstagramSendMessageOperator(BaseOperator):
                 recipient_id=str(self.recipient_id or ""),
                 text=self.text or "",
                 tag=self.tag,
-                human_agent_enabled=hook.settings.human_agent_enabled,  # the connection, no call
+                # the connection (no call), read only when a tag needs it
+                human_agent_enabled=bool(self.tag) and hook.settings.human_agent_enabled,
             )
             dag = context.get("dag")
             key = default_idempotency_key(self.idempotency_key, getattr(dag, "dag_id", self.dag_id), context["run_id"])
@@ -92,10 +94,13 @@ class InstagramSendMessageOperator(BaseOperator):
             hook.close()
             raise AirflowFailException(f"Message refused: {exc}") from None
 
-        conn = open_warehouse()
+        with db.connection_loss_explained():
+            conn = open_warehouse()
         consequence = f"Nothing was sent for key {key!r}."
         try:
-            with graph_api_outcomes(self, str(self.account_id), resume="execute", consequence=consequence):
+            with db.connection_loss_explained(), graph_api_outcomes(
+                self, str(self.account_id), resume="execute", consequence=consequence
+            ):
                 messenger = Messenger(hook, conn)
                 with job_lock(conn, "outbound_messages", key):
                     message = messenger.send(messenger.register(request, key, context.get("run_id")))

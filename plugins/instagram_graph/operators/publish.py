@@ -32,6 +32,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from instagram_graph import db
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, defer_until_settled, graph_api_outcomes
@@ -204,13 +205,16 @@ class InstagramPublishOperator(BaseOperator):
         settle_waits: int = 0,
     ) -> dict[str, Any]:
         hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
-        conn = open_warehouse()
+        with db.connection_loss_explained():
+            conn = open_warehouse()
         consequence = (
             f"Nothing more was published for key {key!r}; it resumes from its recorded state when triggered "
             "again with the same key."
         )
         try:
-            with graph_api_outcomes(self, str(self.account_id), resume="resume", consequence=consequence):
+            with db.connection_loss_explained(), graph_api_outcomes(
+                self, str(self.account_id), resume="resume", consequence=consequence
+            ):
                 publisher = Publisher(hook, conn)
                 with job_lock(conn, "publish_jobs", key):
                     job = self._job(publisher, key, request, context)
