@@ -22,8 +22,9 @@ COPY --chown=airflow:0 include/ include/
 COPY --chown=airflow:0 sql/ sql/
 COPY --chown=airflow:0 docker/ docker/
 
-# --no-deps: everything was installed from the pinned set above. The imports check that the
-# build produced a usable image (the Celery provider comes with the base image, not from us).
+# --no-deps: everything was installed from the pinned set above, the Celery provider
+# included (requirements.txt pins it, so the image and a native install run the same one).
+# The imports check that the build produced a usable image.
 RUN pip install --no-cache-dir --no-deps -e . \
     && python -c "import instagram_graph, graph_api_sim, airflow.providers.celery"
 

@@ -21,14 +21,17 @@ when it is spent the run stops cleanly and the next run goes on from there.
 
 from datetime import datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from instagram_graph import assets
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts, option_param
 
 with DAG(
     dag_id="instagram_insights",
-    schedule="@daily",
+    # Data intervals, so each run covers one day: a backfill from D1 to D2 reads exactly
+    # D1..D2, a scheduled run the day that just ended, a manual run yesterday. (Cron strings
+    # give empty intervals in Airflow 3, and "the day before" then shifts backfills by a day.)
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=3,

@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from instagram_graph.sync import STREAMS, SyncRun
+from instagram_graph.sync.insights import follower_count_floor
 
 NOW = datetime.now(timezone.utc)
 
@@ -84,7 +85,7 @@ def test_follower_count_is_never_asked_for_days_older_than_30(run_stream, sim, a
     sim.clear_requests()
     result = run_stream("account_insights", start=start, end=start + timedelta(days=20))
     assert result.complete and not [s for s in result.skipped if "follower_count" in s]
-    floor = (NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30)).timestamp()
+    floor = follower_count_floor().timestamp()
     series = [r for r in sim.requests(method="GET") if r["path"].endswith("/insights")
               and "total_value" not in str(r["params"].get("metric_type"))]
     assert series and all(r["status"] == 200 for r in series)

@@ -344,3 +344,13 @@ def test_compose_cli_accepts_the_file():
     result = subprocess.run([*cli, "--profile", "flower", "config", "-q"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_celery_comes_from_our_pins_so_native_and_image_workers_agree():
+    # Without the provider `airflow celery worker` is an invalid choice outside the image.
+    assert _pinned("apache-airflow-providers-celery")
+    assert _pinned("celery") and _pinned("kombu")
+    result = subprocess.run([str(Path(os.sys.executable).with_name("airflow")), "celery", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "worker" in result.stdout

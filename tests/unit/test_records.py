@@ -131,3 +131,4 @@ def test_a_manual_run_reads_the_last_whole_day() -> None:
     assert days_of(at, at) == (datetime(2026, 3, 9, tzinfo=timezone.utc), datetime(2026, 3, 10, tzinfo=timezone.utc))
     start, end = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 2, tzinfo=timezone.utc)
     assert days_of(start, end) == (start, end)
+

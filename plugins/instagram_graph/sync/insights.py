@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from instagram_graph.errors import (
     InsightsUnavailableError,
@@ -43,6 +44,7 @@ from instagram_graph.warehouse import load, media_for_insights, read_state, writ
 
 log = logging.getLogger(__name__)
 
+META_DAY_ZONE = ZoneInfo("America/Los_Angeles")  # Meta's insights days end at midnight Pacific
 DEFAULT_RECENT_DAYS = 30
 DEFAULT_MAX_AGE_DAYS = 90
 DEFAULT_STALE_DAYS = 7
@@ -67,8 +69,18 @@ def _today(now: datetime | None = None) -> datetime:
 
 
 def follower_count_floor(now: datetime | None = None) -> datetime:
-    """The oldest ``since`` Meta answers follower_count for (30 days, today excluded)."""
-    return _today(now) - timedelta(days=FOLLOWER_COUNT_MAX_AGE_DAYS)
+    """The oldest UTC-midnight ``since`` Meta answers follower_count for.
+
+    Meta counts "the last 30 days excluding today" in its own days, which start at
+    midnight Pacific time (07:00 or 08:00 UTC). Our spans start at UTC midnight, so the
+    floor is the first UTC midnight at or after the start of that Pacific day.
+    """
+    pacific_today = (now or datetime.now(timezone.utc)).astimezone(META_DAY_ZONE).date()
+    cutoff = datetime.combine(
+        pacific_today - timedelta(days=FOLLOWER_COUNT_MAX_AGE_DAYS), time(0), tzinfo=META_DAY_ZONE
+    ).astimezone(timezone.utc)
+    floor = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    return floor if floor >= cutoff else floor + timedelta(days=1)
 
 
 def days_of(start: datetime, end: datetime) -> tuple[datetime, datetime]:
