@@ -40,6 +40,8 @@ def no_trace(sim, warehouse) -> None:
         ({"wait_timeout_minutes": "99999"}, "wait_timeout_minutes is 99999: it must be between 1 and 1440"),
         ({"wait_timeout_minutes": "1e400"}, "wait_timeout_minutes is '1e400': give whole minutes from 1 to 1440"),
         ({"idempotency_key": "a\x1bb"}, "idempotency_key contains a control character (U+001B)"),
+        ({"media_url": "https://cdn.example.com/a\x00.jpg"}, "media_url contains a control character (NUL)"),
+        ({"idempotency_key": "post\x07"}, "idempotency_key contains a control character (U+0007)"),
     ],
 )
 def test_the_publish_operator_refuses_bad_arguments_at_once(graph_connection, sim, warehouse, account, fields,
