@@ -11,7 +11,12 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from instagram_graph import assets
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts
+from instagram_graph.operators.sync import (
+    ACCOUNT_MAP_INDEX,
+    GRAPH_TASK_DEFAULTS,
+    InstagramSyncOperator,
+    enabled_accounts,
+)
 
 with DAG(
     dag_id="instagram_conversations",
@@ -27,5 +32,5 @@ with DAG(
         task_id="sync_conversations",
         stream="conversations",
         outlets=[assets.MESSAGES],
-        map_index_template="{{ task.account_id }}",
+        map_index_template=ACCOUNT_MAP_INDEX,
     ).expand(account_id=enabled_accounts())

@@ -24,7 +24,13 @@ from datetime import datetime
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from instagram_graph import assets
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts, option_param
+from instagram_graph.operators.sync import (
+    ACCOUNT_MAP_INDEX,
+    GRAPH_TASK_DEFAULTS,
+    InstagramSyncOperator,
+    enabled_accounts,
+    option_param,
+)
 
 with DAG(
     dag_id="instagram_insights",
@@ -50,7 +56,7 @@ with DAG(
         stream="account_insights",
         call_budget="{{ params.call_budget }}",
         outlets=[assets.ACCOUNT_INSIGHTS],
-        map_index_template="{{ task.account_id }}",
+        map_index_template=ACCOUNT_MAP_INDEX,
     ).expand(account_id=accounts)
     InstagramSyncOperator.partial(
         task_id="sync_media_insights",
@@ -58,5 +64,5 @@ with DAG(
         call_budget="{{ params.call_budget }}",
         options={"recent_days": "{{ params.recent_days }}", "max_age_days": "{{ params.max_age_days }}"},
         outlets=[assets.MEDIA_INSIGHTS],
-        map_index_template="{{ task.account_id }}",
+        map_index_template=ACCOUNT_MAP_INDEX,
     ).expand(account_id=accounts)

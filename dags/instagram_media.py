@@ -23,7 +23,13 @@ from datetime import datetime
 from airflow.sdk import DAG, Param
 
 from instagram_graph import assets
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, InstagramSyncOperator, enabled_accounts, option_param
+from instagram_graph.operators.sync import (
+    ACCOUNT_MAP_INDEX,
+    GRAPH_TASK_DEFAULTS,
+    InstagramSyncOperator,
+    enabled_accounts,
+    option_param,
+)
 
 with DAG(
     dag_id="instagram_media",
@@ -46,15 +52,15 @@ with DAG(
         stream="media",
         options={"lookback_days": "{{ params.lookback_days }}", "full_refresh": "{{ params.full_refresh }}"},
         outlets=[assets.MEDIA],
-        map_index_template="{{ task.account_id }}",
+        map_index_template=ACCOUNT_MAP_INDEX,
     ).expand(account_id=accounts)
     stories = InstagramSyncOperator.partial(
-        task_id="sync_stories", stream="stories", map_index_template="{{ task.account_id }}"
+        task_id="sync_stories", stream="stories", map_index_template=ACCOUNT_MAP_INDEX
     ).expand(account_id=accounts)
     comments = InstagramSyncOperator.partial(
         task_id="sync_comments",
         stream="comments",
         options={"comment_days": "{{ params.comment_days }}"},
-        map_index_template="{{ task.account_id }}",
+        map_index_template=ACCOUNT_MAP_INDEX,
     ).expand(account_id=accounts)
     media >> comments

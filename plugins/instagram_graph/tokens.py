@@ -125,8 +125,9 @@ class AccountTokenInfo:
 
     ``status`` is None when the account has no token, ``"expired"`` once ``expires_at``
     has passed even if nothing marked it yet, and ``"undecryptable"`` when no key in
-    ``INSTAGRAM_TOKEN_KEYS`` decrypts the stored token (it cannot be used as it is). ``days_left`` is whole days until expiry
-    (negative once expired; None without expiry or token).
+    ``INSTAGRAM_TOKEN_KEYS`` decrypts the stored token (it cannot be used as it is).
+    ``days_left`` is whole days until expiry (negative once expired; None without expiry
+    or token).
     """
 
     account_id: str
@@ -374,6 +375,14 @@ class TokenStore:
                 f"encrypted with (comma-separated, newest first), or add the token again: "
                 f"{reconnect_hint(account_id)}"
             ) from None
+
+
+def account_label(conn: Any, account_id: str) -> str:
+    """``username (id)`` for the UI (mapped task names), or the bare id when no username is known."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT username FROM instagram.accounts WHERE account_id = %s", (account_id,))
+        row = cur.fetchone()
+    return f"{row[0]} ({account_id})" if row and row[0] else account_id
 
 
 def _decrypts(fernet: MultiFernet | None, ciphertext: Any) -> bool:

@@ -216,3 +216,14 @@ def test_a_huge_option_is_refused_before_any_call(run_dag, sim, warehouse) -> No
     assert "comment_days" in result.output
     assert sim.requests() == [], "no call to the Graph API"
     assert warehouse("SELECT count(*) FROM instagram.media") == [(0,)]
+
+
+def test_mapped_tasks_are_named_username_and_id(airflow_env, run_dag, sim) -> None:
+    import sqlite3
+
+    assert run_dag("instagram_profiles").returncode == 0
+    db_path = Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db_path) as meta:
+        names = {row[0] for row in meta.execute(
+            "SELECT rendered_map_index FROM task_instance WHERE dag_id = 'instagram_profiles' AND map_index >= 0")}
+    assert {f"{a['username']} ({a['id']})" for a in sim.accounts()} <= names

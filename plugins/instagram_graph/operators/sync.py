@@ -35,10 +35,14 @@ from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.jobs import OutcomeUnsettled
 from instagram_graph.sync import STREAMS, SyncRun
 from instagram_graph.sync.base import OPTION_LIMITS, SyncOptionError, validate_options
+from instagram_graph.tokens import account_label
 
 log = logging.getLogger(__name__)
 
 GRAPH_API_POOL = "instagram_graph_api"
+# Mapped task instances are named "username (id)": the operator puts the label in the
+# context (Airflow renders map_index_template again after execute); the id until then.
+ACCOUNT_MAP_INDEX = "{{ account_label | default(task.account_id) }}"
 DEFAULT_RETRIES = 2
 
 
@@ -175,6 +179,7 @@ class InstagramSyncOperator(BaseOperator):
             conn = db.connect()
         try:
             with db.connection_loss_explained(), graph_api_outcomes(self, str(self.account_id), resume="execute"):
+                context["account_label"] = account_label(conn, str(self.account_id))
                 run = SyncRun(
                     hook=hook,
                     conn=conn,
