@@ -10,7 +10,7 @@ export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 
-.PHONY: install services test sim bench demo clean
+.PHONY: install services test sim bench demo airflow airflow-stop clean
 
 install: $(STAMP)
 
@@ -37,5 +37,15 @@ bench: install services
 demo: install services
 	$(BIN)/python scripts/demo.py
 
+# A real Airflow in the background (api-server on 127.0.0.1:8080, scheduler, dag-processor,
+# triggerer; EXECUTOR=celery WORKERS=2 for Celery workers). State and logs in .airflow-local/.
+EXECUTOR ?= local
+WORKERS ?= 2
+airflow: install services
+	$(BIN)/python scripts/local_airflow.py start --executor $(EXECUTOR) --workers $(WORKERS)
+
+airflow-stop:
+	@test -x $(BIN)/python && $(BIN)/python scripts/local_airflow.py stop || echo "Nothing was running."
+
 clean:
-	rm -rf $(VENV) .airflow .pytest_cache
+	rm -rf $(VENV) .airflow .airflow-local .pytest_cache

@@ -50,6 +50,14 @@ class SimulatorProcess:
         self._stderr: Any = None
         self._session = requests.Session()
 
+    @classmethod
+    def attach(cls, base_url: str) -> SimulatorProcess:
+        """Control a simulator that runs on its own (under `make airflow`); stop() leaves it running."""
+        sim = cls()
+        sim.base_url = base_url.rstrip("/")
+        sim.port = int(sim.base_url.rsplit(":", 1)[1])
+        return sim
+
     # --- lifecycle --------------------------------------------------------------------
 
     def __enter__(self) -> SimulatorProcess:
