@@ -174,6 +174,9 @@ class InstagramSyncOperator(BaseOperator):
             call_budget = validate_options(dict(self.options), self.call_budget)
         except SyncOptionError as exc:  # bad input: no call, no write, no retry
             raise AirflowFailException(f"account {self.account_id}, stream {self.stream}: {exc}") from None
+        from instagram_graph.sync_record import SyncAttempt
+
+        attempt = SyncAttempt.begin(str(self.account_id), self.stream, context)
         hook = InstagramGraphHook(self.instagram_graph_conn_id)
         with db.connection_loss_explained():
             conn = db.connect()
@@ -190,13 +193,16 @@ class InstagramSyncOperator(BaseOperator):
                     call_budget=call_budget,
                 )
                 result = STREAMS[self.stream](run)
-        except GraphApiError as exc:
-            self.log.error("Account %s, stream %s: %s: %s", self.account_id, self.stream, type(exc).__name__, exc)
+        except Exception as exc:  # a deferral (TaskDeferred) is no Exception: nothing ended, nothing recorded
+            if isinstance(exc, GraphApiError):
+                self.log.error("Account %s, stream %s: %s: %s", self.account_id, self.stream, type(exc).__name__, exc)
+            attempt.failed(exc, calls=hook.calls_made)
             raise
         finally:
             conn.close()
             hook.close()
         summary = result.as_dict()
+        attempt.succeeded(summary)
         self.log.info(
             "Account %s, stream %s: %d calls, rows written %s%s",
             self.account_id,
