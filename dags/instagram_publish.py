@@ -28,7 +28,7 @@ Guide: `docs/publishing-and-messaging.md`.
 from airflow.sdk import DAG, Param
 
 from instagram_graph.operators.publish import InstagramPublishOperator
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_pool_ready
 from instagram_graph.publishing import MEDIA_TYPES, THUMB_OFFSET_MAX_MS
 
 HTTPS_OR_EMPTY = r"^(https://\S+)?$"
@@ -118,7 +118,7 @@ with DAG(
         ),
     },
 ):
-    InstagramPublishOperator(
+    graph_api_pool_ready() >> InstagramPublishOperator(
         task_id="publish",
         account_id="{{ params.account_id }}",
         media_type="{{ params.media_type }}",

@@ -26,7 +26,7 @@ from airflow.sdk import DAG, Param
 
 from instagram_graph.messaging import HUMAN_AGENT
 from instagram_graph.operators.messaging import InstagramSendMessageOperator
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
+from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_pool_ready
 
 with DAG(
     dag_id="instagram_send_message",
@@ -61,7 +61,7 @@ with DAG(
         ),
     },
 ):
-    InstagramSendMessageOperator(
+    graph_api_pool_ready() >> InstagramSendMessageOperator(
         task_id="send_message",
         account_id="{{ params.account_id }}",
         recipient_id="{{ params.recipient_id }}",

@@ -59,7 +59,10 @@ class Settings:
     media_per_account: int = 200
     calls_per_hour: int = 4800
     pool_slots: int = 8
+    sim_args: list[str] = field(default_factory=list)
+    graph_extra: dict[str, object] = field(default_factory=dict)  # more instagram_graph connection extras
     extra_env: dict[str, str] = field(default_factory=dict)
+    fresh: bool = False  # drop both databases first (the deploy tests start from nothing)
 
     @property
     def home(self) -> Path:
@@ -257,15 +260,29 @@ def _run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Comp
     return result
 
 
-def ensure_database(name: str) -> None:
+def ensure_database(name: str, fresh: bool = False) -> None:
     import psycopg2
 
     admin = psycopg2.connect(ADMIN_DSN)
     admin.autocommit = True
     with admin.cursor() as cur:
+        if fresh:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if cur.fetchone() is None:
             cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def drop_databases(settings: Settings) -> None:
+    """Drop this instance's metadata DB and warehouse (the deploy tests' teardown)."""
+    import psycopg2
+
+    admin = psycopg2.connect(ADMIN_DSN)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        for name in (settings.metadata_db, settings.warehouse_db):
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 
 
@@ -290,7 +307,7 @@ def store_connections(settings: Settings, env: dict[str, str]) -> None:
         "instagram_graph_default": {
             "conn_type": "instagram_graph",
             "host": settings.sim_url,
-            "extra": json.dumps({"calls_per_hour": settings.calls_per_hour}),
+            "extra": json.dumps({"calls_per_hour": settings.calls_per_hour, **settings.graph_extra}),
         },
         "instagram_warehouse": {
             "conn_type": "postgres", "host": "127.0.0.1", "port": 5432,
@@ -342,14 +359,14 @@ def start(settings: Settings) -> dict[str, str]:
     started = time.monotonic()
     try:
         say(f"Metadata DB: Postgres database {settings.metadata_db}")
-        ensure_database(settings.metadata_db)
-        ensure_database(settings.warehouse_db)
+        ensure_database(settings.metadata_db, settings.fresh)
+        ensure_database(settings.warehouse_db, settings.fresh)
         _run(env, "db", "migrate")
         say(f"Graph API simulator on {settings.sim_url} ({settings.accounts} accounts)")
         _spawn(settings, env, "simulator", [
             str(BIN / "python"), "-m", "graph_api_sim", "--host", "127.0.0.1", "--port", str(settings.sim_port),
             "--accounts", str(settings.accounts), "--media-per-account", str(settings.media_per_account),
-            "--seed", "7", "--log-level", "warning",
+            "--seed", "7", "--log-level", "warning", *settings.sim_args,
         ])
         _wait_http(f"{settings.sim_url}/__sim__/health", 30, "The simulator", settings)
         say("Warehouse migrated, accounts registered (tokens encrypted)")

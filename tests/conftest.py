@@ -18,7 +18,10 @@ PG_ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@1
 # One database per pytest process, so two sessions on one machine never drop each other's.
 PG_TEST_DB = os.environ.get("INSTAGRAM_TEST_PG_DB", f"instagram_test_{os.getpid()}")
 # Databases 8-15, picked by process id, so concurrent sessions rarely share limiter state.
-REDIS_TEST_URL = os.environ.get("INSTAGRAM_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{8 + os.getpid() % 8}")
+# pytest-xdist workers (gw0, gw1, ...) take databases 8, 9, ...; a plain session one by its pid.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_REDIS_DB = 8 + (int(_WORKER[2:]) if _WORKER.startswith("gw") else os.getpid()) % 8
+REDIS_TEST_URL = os.environ.get("INSTAGRAM_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
 SIM_SEED = 7
 
 

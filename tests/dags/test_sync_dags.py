@@ -46,6 +46,11 @@ def test_dagbag_imports_cleanly_without_network(monkeypatch) -> None:
         assert graph_tasks and all(t.pool == GRAPH_API_POOL for t in graph_tasks)
         assert all(t.retries >= 1 and t.retry_exponential_backoff for t in graph_tasks)
         assert all(t.on_failure_callback for t in graph_tasks)
+        # The first task runs outside the pool: it fails loudly when the pool is missing
+        # (tasks in a missing pool would wait in 'scheduled' forever).
+        roots = [t for t in dag.tasks if not t.upstream_task_ids]
+        assert roots and all(t.pool == "default_pool" for t in roots), dag.dag_id
+        assert not any(t.pool == "default_pool" for t in graph_tasks)
 
 
 def test_profiles_dag_loads_every_account_and_reruns_change_nothing(run_dag, sim, warehouse) -> None:

@@ -22,7 +22,10 @@ def test_airflow_lists_the_app_and_the_nav_entry(tmp_path: Path) -> None:
     (ours,) = [plugin for plugin in json.loads(done.stdout) if plugin["name"] == "instagram_accounts"]
     assert ours["source"].startswith("instagram-graph-airflow==")
     assert ours["fastapi_apps"] == [
-        {"app": "instagram_graph.ui.plugin.AccountsAsgiApp", "url_prefix": "/instagram", "name": "Instagram accounts"}
+        {"app": "instagram_graph.ui.plugin.BuiltOnFirstRequest", "url_prefix": "/instagram",
+         "name": "Instagram accounts"},
+        {"app": "instagram_graph.ui.plugin.BuiltOnFirstRequest", "url_prefix": "/instagram-pools",
+         "name": "Instagram Graph API pool status"},
     ]
     assert ours["external_views"] == [
         {"name": "Instagram accounts", "href": "instagram/accounts", "destination": "nav",

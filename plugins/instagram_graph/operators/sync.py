@@ -33,13 +33,13 @@ from instagram_graph.errors import (
 )
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.jobs import OutcomeUnsettled
+from instagram_graph.pool_check import GRAPH_API_POOL, GraphApiPoolMissing, require_graph_api_pool
 from instagram_graph.sync import STREAMS, SyncRun
 from instagram_graph.sync.base import OPTION_LIMITS, SyncOptionError, validate_options
 from instagram_graph.tokens import account_label
 
 log = logging.getLogger(__name__)
 
-GRAPH_API_POOL = "instagram_graph_api"
 # Mapped task instances are named "username (id)": the operator puts the label in the
 # context (Airflow renders map_index_template again after execute); the id until then.
 ACCOUNT_MAP_INDEX = "{{ account_label | default(task.account_id) }}"
@@ -245,10 +245,29 @@ def option_param(name: str, default: int, description: str) -> Param:
     )
 
 
-@task(task_id="enabled_accounts")
+def graph_api_pool_required() -> None:
+    """Fail the task at once (no retry) when the Graph API pool is missing: without it the
+    run's Graph API tasks would wait in 'scheduled' forever (see :mod:`~instagram_graph.pool_check`)."""
+    try:
+        require_graph_api_pool()
+    except GraphApiPoolMissing as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
+# The first task of each DAG runs outside the Graph API pool, so that it can say the pool is missing.
+@task(task_id="graph_api_pool_ready", pool="default_pool")
+def graph_api_pool_ready() -> None:
+    """First task of the triggered DAGs (publish, send message): checks the pool, calls nothing."""
+    graph_api_pool_required()
+
+
+@task(task_id="enabled_accounts", pool="default_pool")
 def enabled_accounts() -> list[str]:
-    """The accounts to map over: every enabled account with a token in the token store."""
+    """The accounts to map over: every enabled account with a token in the token store.
+    Reads the warehouse only (no Graph API call), so it runs outside the Graph API pool."""
     from instagram_graph.tokens import TokenStore
+
+    graph_api_pool_required()
 
     accounts = TokenStore().enabled_accounts()
     if not accounts:

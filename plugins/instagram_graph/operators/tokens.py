@@ -23,10 +23,14 @@ from instagram_graph.token_lifecycle import TokenRefreshError, accounts_due, ref
 log = logging.getLogger(__name__)
 
 
-@task(task_id="tokens_due")
+@task(task_id="tokens_due", pool="default_pool")
 def tokens_due(expires_within_days: int | str = 7) -> list[str]:
-    """Accounts whose token expires within the given days and is at least 24 h old."""
+    """Accounts whose token expires within the given days and is at least 24 h old. Reads the
+    warehouse only, so it runs outside the Graph API pool and checks that the pool exists."""
+    from instagram_graph.operators.sync import graph_api_pool_required
     from instagram_graph.tokens import TokenStore
+
+    graph_api_pool_required()
 
     days = int(expires_within_days)
     accounts = accounts_due(TokenStore(), timedelta(days=days))

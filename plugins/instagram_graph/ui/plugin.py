@@ -11,34 +11,50 @@ on the first request, in the api-server only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
 URL_PREFIX = "/instagram"
+POOL_STATUS_PREFIX = "/instagram-pools"  # pool_check.STATUS_PATH (not imported: it pulls in requests)
 PAGE_NAME = "Instagram accounts"
 
 
-@cache
-def _app() -> Any:
+class BuiltOnFirstRequest:
+    """An ASGI app that ``factory`` builds on its first request (in the api-server only)."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = cache(factory)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self._factory()(scope, receive, send)
+
+
+def _accounts_app() -> Any:
     from instagram_graph.ui.accounts_app import create_app
 
     return create_app()
 
 
-class AccountsAsgiApp:
-    """An ASGI app that builds the accounts FastAPI app on its first request."""
+def _pool_status_app() -> Any:
+    from instagram_graph.pool_check import pool_status_app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await _app()(scope, receive, send)
+    return pool_status_app()
 
 
 class InstagramAccountsPlugin(AirflowPlugin):
-    """The "Instagram accounts" page (``/instagram/accounts``) and its nav entry."""
+    """The "Instagram accounts" page (``/instagram/accounts``) and its nav entry, and the
+    Graph API pool's status for the first task of each run (``/instagram-pools/...``)."""
 
     name = "instagram_accounts"
-    fastapi_apps = [{"app": AccountsAsgiApp(), "url_prefix": URL_PREFIX, "name": PAGE_NAME}]
+    fastapi_apps = [
+        {"app": BuiltOnFirstRequest(_accounts_app), "url_prefix": URL_PREFIX, "name": PAGE_NAME},
+        # Lets the first task of a run say that the Graph API pool is missing (see pool_check).
+        {"app": BuiltOnFirstRequest(_pool_status_app), "url_prefix": POOL_STATUS_PREFIX,
+         "name": "Instagram Graph API pool status"},
+    ]
     external_views = [
         {
             "name": PAGE_NAME,
