@@ -3,11 +3,13 @@
 
 Publishes one **image, reel, story or carousel** for one account, exactly once. Trigger
 it from the UI form (*Trigger DAG*), the REST API or another DAG; there is no schedule.
-Bad input is refused by the form before the run starts, and by the task before anything
-is sent to Instagram or recorded (control characters in any text, more than 30 hashtags or
-20 @mentions in the caption, an option the media type does not take, ...): the run fails at
-once, without retries, naming the field and what to do. A single video is published as a
-**reel** (`REELS`): Instagram no longer takes a standalone `VIDEO` post.
+Types, choices, lengths and ranges are checked by the form before the run starts (each
+field's description gives its limits); everything else by the task before anything is sent
+to Instagram or recorded (an account id that is not digits, a URL that is not https://,
+control characters in any text, too many hashtags or @mentions in the caption, an option
+the media type does not take, ...): the run fails at once, without retries, naming the
+field and what to do. A single video is published as a **reel** (`REELS`): Instagram no
+longer takes a standalone `VIDEO` post.
 
 What the run does: checks the account's publishing quota (`content_publishing_limit`),
 creates the media container(s) (carousel items first, then the carousel), waits for
@@ -27,11 +29,33 @@ Guide: `docs/publishing-and-messaging.md`.
 
 from airflow.sdk import DAG, Param
 
-from instagram_graph.operators.publish import InstagramPublishOperator
+from instagram_graph.jobs import MAX_IDEMPOTENCY_KEY_LENGTH
+from instagram_graph.operators.publish import (
+    DEFAULT_WAIT_TIMEOUT_MINUTES,
+    MAX_WAIT_TIMEOUT_MINUTES,
+    MIN_WAIT_TIMEOUT_MINUTES,
+    InstagramPublishOperator,
+)
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_pool_ready
-from instagram_graph.publishing import MEDIA_TYPES, THUMB_OFFSET_MAX_MS
+from instagram_graph.publishing import (
+    ALT_TEXT_MAX_CHARS,
+    AUDIO_NAME_MAX_CHARS,
+    CAPTION_MAX_CHARS,
+    CAPTION_MAX_HASHTAGS,
+    CAPTION_MAX_MENTIONS,
+    CAROUSEL_MAX_ITEMS,
+    CAROUSEL_MIN_ITEMS,
+    LOCATION_ID_MAX_DIGITS,
+    MEDIA_TYPES,
+    THUMB_OFFSET_MAX_MS,
+    USER_TAGS_MAX,
+)
+from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS
 
-HTTPS_OR_EMPTY = r"^(https://\S+)?$"
+# The form checks types, choices, lengths and ranges only; a rule about the shape of a value
+# (digits only, an https:// URL) is written in words in the field's description and checked by
+# the task before any call, whose refusal names the field and the fix (a jsonschema `pattern`
+# would show the user a raw regex).
 REELS_OPTIONS = "Reels options (REELS only)"
 TAGS_AND_PLACE = "People and place"
 
@@ -44,7 +68,7 @@ with DAG(
     default_args=GRAPH_TASK_DEFAULTS,
     params={
         "account_id": Param(
-            type="string", minLength=1, maxLength=64, pattern=r"^[0-9]+$", title="Account",
+            type="string", minLength=1, maxLength=INSTAGRAM_ID_MAX_DIGITS, title="Account",
             description="Instagram user id to publish as, digits only (`instagram-graph accounts list`).",
         ),
         "media_type": Param(
@@ -52,42 +76,45 @@ with DAG(
             description="IMAGE, REELS (a single video), STORIES (an image or a video) or CAROUSEL.",
         ),
         "media_url": Param(
-            None, type=["null", "string"], pattern=HTTPS_OR_EMPTY, title="Media URL",
+            None, type=["null", "string"], title="Media URL",
             description="Public https:// URL of the image (JPEG) or video (MP4/MOV). Empty for CAROUSEL.",
         ),
         "children": Param(
-            None, type=["null", "array"], items={"type": "string", "pattern": r"^https://\S+$"}, maxItems=10,
+            None, type=["null", "array"], items={"type": "string"}, maxItems=CAROUSEL_MAX_ITEMS,
             title="Carousel items",
-            description="CAROUSEL only: 2 to 10 https:// URLs, one per line; .mp4/.mov/.m4v files are videos.",
+            description=f"CAROUSEL only: {CAROUSEL_MIN_ITEMS} to {CAROUSEL_MAX_ITEMS} https:// URLs, one per line; "
+            ".mp4/.mov/.m4v files are videos.",
         ),
         "caption": Param(
-            None, type=["null", "string"], maxLength=2200, title="Caption",
-            description="At most 2200 characters, 30 hashtags and 20 @mentions. Leave empty for STORIES.",
+            None, type=["null", "string"], maxLength=CAPTION_MAX_CHARS, title="Caption",
+            description=f"At most {CAPTION_MAX_CHARS} characters, {CAPTION_MAX_HASHTAGS} hashtags and "
+            f"{CAPTION_MAX_MENTIONS} @mentions. Leave empty for STORIES.",
         ),
         "alt_text": Param(
-            None, type=["null", "string"], maxLength=1000, title="Alt text",
-            description="Describes the image: IMAGE, and a CAROUSEL's images. Not for REELS or STORIES.",
+            None, type=["null", "string"], maxLength=ALT_TEXT_MAX_CHARS, title="Alt text",
+            description=f"Describes the image: IMAGE, and a CAROUSEL's images. Not for REELS or STORIES. At most "
+            f"{ALT_TEXT_MAX_CHARS} characters.",
         ),
         "share_to_feed": Param(
             None, type=["null", "boolean"], title="Also in the feed", section=REELS_OPTIONS,
             description="Also show the reel in the profile grid (Instagram's default: yes).",
         ),
         "cover_url": Param(
-            None, type=["null", "string"], pattern=HTTPS_OR_EMPTY, title="Cover image URL", section=REELS_OPTIONS,
+            None, type=["null", "string"], title="Cover image URL", section=REELS_OPTIONS,
             description="Public https:// URL of a cover image for the reel.",
         ),
         "thumb_offset": Param(
             None, type=["null", "integer"], minimum=0, maximum=THUMB_OFFSET_MAX_MS, title="Cover frame (ms)",
             section=REELS_OPTIONS,
             description="The frame used as cover, in milliseconds from the start (instead of a cover image); a reel "
-            f"is at most 15 minutes long (0 to {THUMB_OFFSET_MAX_MS}).",
+            f"is at most {THUMB_OFFSET_MAX_MS // 60_000} minutes long (0 to {THUMB_OFFSET_MAX_MS}).",
         ),
         "audio_name": Param(
-            None, type=["null", "string"], maxLength=200, title="Audio name", section=REELS_OPTIONS,
-            description="The name of the reel's original audio.",
+            None, type=["null", "string"], maxLength=AUDIO_NAME_MAX_CHARS, title="Audio name", section=REELS_OPTIONS,
+            description=f"The name of the reel's original audio, at most {AUDIO_NAME_MAX_CHARS} characters.",
         ),
         "user_tags": Param(
-            None, type=["null", "array"], maxItems=20, title="Tag people", section=TAGS_AND_PLACE,
+            None, type=["null", "array"], maxItems=USER_TAGS_MAX, title="Tag people", section=TAGS_AND_PLACE,
             items={
                 "type": "object",
                 "required": ["username"],
@@ -95,26 +122,27 @@ with DAG(
                     "username": {"type": "string", "minLength": 1},
                     "x": {"type": "number", "minimum": 0, "maximum": 1},
                     "y": {"type": "number", "minimum": 0, "maximum": 1},
-                    "item": {"type": "integer", "minimum": 1, "maximum": 10},
+                    "item": {"type": "integer", "minimum": 1, "maximum": CAROUSEL_MAX_ITEMS},
                 },
             },
-            description='JSON list, e.g. [{"username": "jane.doe", "x": 0.5, "y": 0.4}]. x and y (0 to 1, from '
-            "the top left) are required on images, left out on reels, optional on stories. CAROUSEL: "
-            '"item" is the position of the image (default 1).',
+            description=f'JSON list of at most {USER_TAGS_MAX} people, e.g. [{{"username": "jane.doe", "x": 0.5, '
+            '"y": 0.4}]. x and y (0 to 1, from the top left) are required on images, left out on reels, optional '
+            'on stories. CAROUSEL: "item" is the position of the image (default 1).',
         ),
         "location_id": Param(
-            None, type=["null", "string", "integer"], pattern=r"^[0-9]*$", maxLength=32, minimum=0,
-            maximum=10**32 - 1, title="Location (Page id)", section=TAGS_AND_PLACE,
-            description="IMAGE, REELS or CAROUSEL: the numeric id of the place's Facebook Page.",
+            None, type=["null", "string", "integer"], maxLength=LOCATION_ID_MAX_DIGITS, minimum=0,
+            maximum=10**LOCATION_ID_MAX_DIGITS - 1, title="Location (Page id)", section=TAGS_AND_PLACE,
+            description="IMAGE, REELS or CAROUSEL: the numeric id of the place's Facebook Page, digits only.",
         ),
         "idempotency_key": Param(
-            None, type=["null", "string"], maxLength=250, title="Idempotency key",
+            None, type=["null", "string"], maxLength=MAX_IDEMPOTENCY_KEY_LENGTH, title="Idempotency key",
             description="One key, one post. Empty: derived from the run. Reuse a key to resume, never to repost.",
         ),
         "wait_timeout_minutes": Param(
-            60, type="integer", minimum=1, maximum=1440, title="Processing timeout (minutes)",
+            DEFAULT_WAIT_TIMEOUT_MINUTES, type="integer", minimum=MIN_WAIT_TIMEOUT_MINUTES,
+            maximum=MAX_WAIT_TIMEOUT_MINUTES, title="Processing timeout (minutes)",
             description="Give up when Instagram is still processing the media (or not ready to publish it) "
-            "after this long.",
+            f"after this long ({MIN_WAIT_TIMEOUT_MINUTES} to {MAX_WAIT_TIMEOUT_MINUTES} minutes).",
         ),
     },
 ):

@@ -7,8 +7,9 @@ it from the UI form, the REST API or another DAG; there is no schedule.
 Instagram allows replies only within **24 hours** of the person's last message (**7 days**
 with the `HUMAN_AGENT` tag, for a person's reply, once Meta granted the app the Human
 Agent feature and the connection says so): outside that window the run fails at once,
-without retries, and says so. The text may be at most **1000 bytes** in UTF-8, without control characters (line breaks
-are fine); bad input fails the run at once, without retries, naming the field. Every message is
+without retries, and says so. The text is limited in **bytes** of UTF-8, not characters (the
+Text field gives the limit), and may hold no control characters (line breaks are fine); bad
+input (also ids that are not digits) fails the run at once, without retries, naming the field. Every message is
 recorded in **`instagram.outbound_messages`** (one row per idempotency key: state,
 message id, errors).
 
@@ -24,9 +25,15 @@ Guide: `docs/publishing-and-messaging.md`.
 
 from airflow.sdk import DAG, Param
 
-from instagram_graph.messaging import HUMAN_AGENT
+from instagram_graph.jobs import MAX_IDEMPOTENCY_KEY_LENGTH
+from instagram_graph.messaging import HUMAN_AGENT, MESSAGE_MAX_BYTES
 from instagram_graph.operators.messaging import InstagramSendMessageOperator
 from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_pool_ready
+from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS
+
+# The form checks types, choices and lengths only; "digits only" is written in the fields'
+# descriptions and checked by the task before any call, whose refusal names the field and the
+# fix (a jsonschema `pattern` would show the user a raw regex).
 
 with DAG(
     dag_id="instagram_send_message",
@@ -37,16 +44,17 @@ with DAG(
     default_args=GRAPH_TASK_DEFAULTS,
     params={
         "account_id": Param(
-            type="string", minLength=1, maxLength=64, pattern=r"^[0-9]+$", title="Account",
+            type="string", minLength=1, maxLength=INSTAGRAM_ID_MAX_DIGITS, title="Account",
             description="Instagram user id that sends, digits only (`instagram-graph accounts list`).",
         ),
         "recipient_id": Param(
-            type="string", maxLength=64, pattern=r"^[0-9]+$", title="Recipient",
-            description="The person's Instagram-scoped id (IGSID), e.g. from instagram.messages.from_id.",
+            type="string", minLength=1, maxLength=INSTAGRAM_ID_MAX_DIGITS, title="Recipient",
+            description="The person's Instagram-scoped id (IGSID), digits only, e.g. from instagram.messages.from_id.",
         ),
         "text": Param(
-            type="string", minLength=1, maxLength=1000, title="Text", format="multiline",
-            description="At most 1000 bytes in UTF-8 (an emoji takes 4, an accented letter 2); checked by the task.",
+            type="string", minLength=1, maxLength=MESSAGE_MAX_BYTES, title="Text", format="multiline",
+            description=f"At most {MESSAGE_MAX_BYTES} bytes in UTF-8 (an emoji takes 4, an accented letter 2); "
+            "checked by the task.",
         ),
         "tag": Param(
             None, type=["null", "string"], enum=[None, HUMAN_AGENT], title="Message tag",
@@ -56,7 +64,7 @@ with DAG(
             "human_agent_enabled is true.",
         ),
         "idempotency_key": Param(
-            None, type=["null", "string"], maxLength=250, title="Idempotency key",
+            None, type=["null", "string"], maxLength=MAX_IDEMPOTENCY_KEY_LENGTH, title="Idempotency key",
             description="One key, one message. Empty: derived from the run.",
         ),
     },

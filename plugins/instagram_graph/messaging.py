@@ -48,12 +48,12 @@ from instagram_graph.jobs import (
     settle_sql,
     text_hash,
 )
-from instagram_graph.validation import instagram_id, plain_text
+from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS, instagram_id, plain_text
 
 log = logging.getLogger(__name__)
 
 MESSAGE_MAX_BYTES = 1000  # Meta: UTF-8 text of at most 1000 bytes (not characters)
-RECIPIENT_ID = re.compile(r"^[0-9]{1,64}$")
+RECIPIENT_ID = re.compile(rf"^[0-9]{{1,{INSTAGRAM_ID_MAX_DIGITS}}}$")
 HUMAN_AGENT = "HUMAN_AGENT"  # the one message tag Instagram takes: replies up to 7 days after
 MESSAGE_TAGS = (HUMAN_AGENT,)
 

@@ -101,10 +101,13 @@ CAPTION_MAX_MENTIONS = 20  # @mentions of other accounts in one caption
 THUMB_OFFSET_MAX_MS = 15 * 60 * 1000  # a reel is at most 15 minutes long
 CAROUSEL_MIN_ITEMS, CAROUSEL_MAX_ITEMS = 2, 10
 USER_TAGS_MAX = 20  # people tagged in one image or reel
+ALT_TEXT_MAX_CHARS = 1000  # characters of alt_text
+AUDIO_NAME_MAX_CHARS = 200  # characters of a reel's audio_name
 HASHTAG = re.compile(r"#\w+")
 MENTION = re.compile(r"(?<![A-Za-z0-9._])@[A-Za-z0-9._]+")  # not the @ of an e-mail address
 USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
-LOCATION_ID = re.compile(r"^[0-9]{1,32}$")
+LOCATION_ID_MAX_DIGITS = 32  # a location is a Facebook Page, named by its numeric id
+LOCATION_ID = re.compile(rf"^[0-9]{{1,{LOCATION_ID_MAX_DIGITS}}}$")
 # Carousel items and stories are images unless their file says video.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v")
 # The media_type sent when creating the container (None: omitted, which means image).
@@ -377,6 +380,10 @@ class PublishRequest:
                 f"location_id {options['location_id']!r} is not a location id: give the numeric id of the Facebook "
                 "Page of the place (Meta's Pages Search finds it), or leave location_id empty."
             )
+        for name, limit in (("alt_text", ALT_TEXT_MAX_CHARS), ("audio_name", AUDIO_NAME_MAX_CHARS)):
+            if options[name] is not None and len(options[name]) > limit:
+                raise RequestRefused(f"{name} is {len(options[name])} characters long; at most {limit} are allowed. "
+                                     f"Shorten it by {len(options[name]) - limit} characters.")
         chosen = MediaOptions(
             share_to_feed=options["share_to_feed"],
             cover_url=options["cover_url"],

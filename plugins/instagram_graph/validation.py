@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-INSTAGRAM_ID = re.compile(r"^[0-9]{1,64}$")
+INSTAGRAM_ID_MAX_DIGITS = 64  # an Instagram (or Instagram-scoped) user id: 1 to 64 digits
+INSTAGRAM_ID = re.compile(rf"^[0-9]{{1,{INSTAGRAM_ID_MAX_DIGITS}}}$")
 MAX_DAYS = 3650
 
 

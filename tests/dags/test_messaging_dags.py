@@ -9,6 +9,10 @@ import json
 
 import pytest
 
+from instagram_graph.jobs import MAX_IDEMPOTENCY_KEY_LENGTH
+from instagram_graph.messaging import HUMAN_AGENT, MESSAGE_MAX_BYTES
+from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS
+
 SEND_PATH = r"^/\d+/messages$"
 DEFERRED = "[DAG TEST] running trigger in line"
 
@@ -165,6 +169,85 @@ def test_a_re_trigger_during_the_settle_time_of_a_late_answer_defers_and_sends_n
     assert outbound(warehouse)[0][:3] == ("booking-77/ready", "sent", message["message_id"])
     assert len(sim.requests(method="POST", path=SEND_PATH)) == 1, "sent once, by the first attempt"
     assert_no_token(result.output, sim)
+
+
+# --- the form: bad conf never starts a run ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def send_message_dag():
+    from pathlib import Path
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "instagram_send_message.py"))
+    assert bag.import_errors == {}
+    return bag.dags["instagram_send_message"]
+
+
+def _validate(dag, conf: dict) -> None:
+    """What creating a run does with its conf (UI form, REST API, `airflow dags test -c`)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    scheduler_dag.params.deep_merge(conf).validate()
+
+
+GOOD = {"account_id": "17841400000000001", "recipient_id": "1234567890", "text": "Hi"}
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"recipient_id": "1234567890", "text": "Hi"},  # no account
+        {"account_id": "17841400000000001", "text": "Hi"},  # no recipient
+        {**GOOD, "recipient_id": ""},
+        {**GOOD, "account_id": "1" * (INSTAGRAM_ID_MAX_DIGITS + 1)},
+        {**GOOD, "recipient_id": "1" * (INSTAGRAM_ID_MAX_DIGITS + 1)},
+        {**GOOD, "text": ""},
+        {**GOOD, "text": "x" * (MESSAGE_MAX_BYTES + 1)},
+        {**GOOD, "tag": "UPDATE"},
+        {**GOOD, "idempotency_key": "k" * (MAX_IDEMPOTENCY_KEY_LENGTH + 1)},
+    ],
+    ids=["no-account", "no-recipient", "empty-recipient", "long-account-id", "long-recipient-id", "empty-text",
+         "long-text", "unknown-tag", "long-idempotency-key"],
+)
+def test_the_form_refuses_bad_conf_before_a_run_exists(send_message_dag, conf):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError) as refused:
+        _validate(send_message_dag, conf)
+    assert "'pattern'" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [{**GOOD, "account_id": "abc"}, {**GOOD, "recipient_id": "user-42"}],
+    ids=["account-not-digits", "recipient-not-digits"],
+)
+def test_the_form_leaves_rules_written_in_words_to_the_task(send_message_dag, conf):
+    """No regex reaches the user: the task refuses these in words, before any call
+    (tests/integration/test_write_operator_input.py)."""
+    _validate(send_message_dag, conf)
+
+
+def test_optional_fields_admit_null_so_the_form_does_not_require_them(send_message_dag):
+    for name in ("tag", "idempotency_key"):
+        assert "null" in send_message_dag.params.get_param(name).schema["type"], name
+    _validate(send_message_dag, {**GOOD, "tag": None, "idempotency_key": None})
+    _validate(send_message_dag, {**GOOD, "tag": HUMAN_AGENT, "text": "é" * (MESSAGE_MAX_BYTES // 2)})
+
+
+def test_the_form_limits_are_the_limits_the_code_enforces(send_message_dag):
+    def param(name: str):
+        return send_message_dag.params.get_param(name)
+
+    assert param("account_id").schema["maxLength"] == INSTAGRAM_ID_MAX_DIGITS
+    assert param("recipient_id").schema["maxLength"] == INSTAGRAM_ID_MAX_DIGITS
+    assert param("text").schema["maxLength"] == MESSAGE_MAX_BYTES  # bytes are checked by the task
+    assert f"At most {MESSAGE_MAX_BYTES} bytes in UTF-8" in param("text").description
+    assert param("tag").schema["enum"] == [None, HUMAN_AGENT]
+    assert param("idempotency_key").schema["maxLength"] == MAX_IDEMPOTENCY_KEY_LENGTH
 
 
 # --- bad input from the trigger form's conf: refused before any call or row, no retry ----------------

@@ -11,6 +11,27 @@ import json
 
 import pytest
 
+from instagram_graph.jobs import MAX_IDEMPOTENCY_KEY_LENGTH
+from instagram_graph.operators.publish import (
+    DEFAULT_WAIT_TIMEOUT_MINUTES,
+    MAX_WAIT_TIMEOUT_MINUTES,
+    MIN_WAIT_TIMEOUT_MINUTES,
+)
+from instagram_graph.publishing import (
+    ALT_TEXT_MAX_CHARS,
+    AUDIO_NAME_MAX_CHARS,
+    CAPTION_MAX_CHARS,
+    CAPTION_MAX_HASHTAGS,
+    CAPTION_MAX_MENTIONS,
+    CAROUSEL_MAX_ITEMS,
+    CAROUSEL_MIN_ITEMS,
+    LOCATION_ID_MAX_DIGITS,
+    MEDIA_TYPES,
+    THUMB_OFFSET_MAX_MS,
+    USER_TAGS_MAX,
+)
+from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS
+
 IMG = "https://cdn.example.com/posts/sunset.jpg"
 VID = "https://cdn.example.com/posts/clip.mp4"
 PUBLISH_PATH = r"^/\d+/media_publish$"
@@ -184,31 +205,54 @@ def _validate(dag, conf: dict) -> None:
     [
         {"media_type": "IMAGE", "media_url": IMG},  # no account
         {"account_id": "1", "media_type": "GIF", "media_url": IMG},
-        {"account_id": "1", "media_type": "IMAGE", "media_url": "http://cdn.example.com/a.jpg"},
-        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "caption": "x" * 2201},
-        {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG] * 11},
-        {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG, "http://cdn.example.com/b.jpg"]},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "caption": "x" * (CAPTION_MAX_CHARS + 1)},
+        {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG] * (CAROUSEL_MAX_ITEMS + 1)},
         {"account_id": "1", "media_type": "VIDEO", "media_url": VID},
         {"account_id": "1", "media_type": "REELS", "media_url": VID, "thumb_offset": -5},
-        {"account_id": "1", "media_type": "REELS", "media_url": VID, "cover_url": "http://cdn.example.com/c.jpg"},
         {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "user_tags": [{"x": 0.5, "y": 0.5}]},
         {"account_id": "1", "media_type": "IMAGE", "media_url": IMG,
          "user_tags": [{"username": "jane", "x": 2, "y": 0.5}]},
-        {"account_id": "abc", "media_type": "IMAGE", "media_url": IMG},
-        {"account_id": "1", "media_type": "REELS", "media_url": VID, "thumb_offset": 900_001},
-        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "wait_timeout_minutes": 1441},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG,
+         "user_tags": [{"username": f"user{n}", "x": 0.5, "y": 0.5} for n in range(USER_TAGS_MAX + 1)]},
+        {"account_id": "1" * (INSTAGRAM_ID_MAX_DIGITS + 1), "media_type": "IMAGE", "media_url": IMG},
+        {"account_id": "1", "media_type": "REELS", "media_url": VID, "thumb_offset": THUMB_OFFSET_MAX_MS + 1},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG,
+         "wait_timeout_minutes": MAX_WAIT_TIMEOUT_MINUTES + 1},
         {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "location_id": 10**40},
-        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "location_id": "1" * 33},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "location_id": "1" * (LOCATION_ID_MAX_DIGITS + 1)},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "alt_text": "a" * (ALT_TEXT_MAX_CHARS + 1)},
+        {"account_id": "1", "media_type": "REELS", "media_url": VID, "audio_name": "a" * (AUDIO_NAME_MAX_CHARS + 1)},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG,
+         "idempotency_key": "k" * (MAX_IDEMPOTENCY_KEY_LENGTH + 1)},
     ],
-    ids=["no-account", "unknown-type", "http-url", "long-caption", "eleven-items", "http-item", "video",
-         "negative-thumb-offset", "http-cover", "tag-without-username", "tag-off-the-image", "account-not-digits",
-         "huge-thumb-offset", "huge-wait-timeout", "huge-location-number", "long-location-id"],
+    ids=["no-account", "unknown-type", "long-caption", "too-many-items", "video", "negative-thumb-offset",
+         "tag-without-username", "tag-off-the-image", "too-many-tags", "long-account-id", "huge-thumb-offset",
+         "huge-wait-timeout", "huge-location-number", "long-location-id", "long-alt-text", "long-audio-name",
+         "long-idempotency-key"],
 )
 def test_the_form_refuses_bad_conf_before_a_run_exists(publish_dag, conf):
     from airflow.sdk.exceptions import ParamValidationError
 
-    with pytest.raises(ParamValidationError):
+    with pytest.raises(ParamValidationError) as refused:
         _validate(publish_dag, conf)
+    assert "'pattern'" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"account_id": "1", "media_type": "IMAGE", "media_url": "http://cdn.example.com/a.jpg"},
+        {"account_id": "1", "media_type": "CAROUSEL", "children": [IMG, "http://cdn.example.com/b.jpg"]},
+        {"account_id": "1", "media_type": "REELS", "media_url": VID, "cover_url": "http://cdn.example.com/c.jpg"},
+        {"account_id": "abc", "media_type": "IMAGE", "media_url": IMG},
+        {"account_id": "1", "media_type": "IMAGE", "media_url": IMG, "location_id": "Paris"},
+    ],
+    ids=["http-url", "http-item", "http-cover", "account-not-digits", "location-not-digits"],
+)
+def test_the_form_leaves_rules_written_in_words_to_the_task(publish_dag, conf):
+    """No regex reaches the user: the task refuses these in words, before any call
+    (tests/integration/test_write_operator_input.py)."""
+    _validate(publish_dag, conf)
 
 
 def test_the_form_takes_a_good_carousel(publish_dag):
@@ -225,6 +269,67 @@ def test_optional_fields_admit_null_so_the_form_does_not_require_them(publish_da
     _validate(publish_dag, {"account_id": "1", "media_type": "REELS", "media_url": VID, "share_to_feed": True,
                             "cover_url": "https://cdn.example.com/c.jpg", "audio_name": "Theme",
                             "user_tags": [{"username": "jane.doe"}], "location_id": "123", "caption": None})
+
+
+def _patterns(schema, where: str) -> list[str]:
+    """Where a jsonschema ``pattern`` (or ``patternProperties``) sits in ``schema``, at any depth."""
+    found = []
+    if isinstance(schema, dict):
+        found += [f"{where}.{key}" for key in schema if key in ("pattern", "patternProperties")]
+        for key, value in schema.items():
+            found += _patterns(value, f"{where}.{key}")
+    elif isinstance(schema, list):
+        for number, value in enumerate(schema):
+            found += _patterns(value, f"{where}[{number}]")
+    return found
+
+
+def test_no_param_of_any_dag_has_a_pattern():
+    """jsonschema's message for a pattern is the raw regex, and Airflow shows it as it is."""
+    from pathlib import Path
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
+    assert bag.import_errors == {}
+    assert {"instagram_publish", "instagram_send_message", "instagram_token_refresh"} <= set(bag.dag_ids)
+    assert _patterns({"pattern": "x", "items": [{"pattern": "y"}]}, "probe") == ["probe.pattern",
+                                                                                 "probe.items[0].pattern"]
+    found = [
+        place
+        for dag in bag.dags.values()
+        for name in dag.params
+        for place in _patterns(dag.params.get_param(name).schema, f"{dag.dag_id}.{name}")
+    ]
+    assert found == []
+
+
+def test_the_form_limits_are_the_limits_the_code_enforces(publish_dag):
+    def schema(name: str) -> dict:
+        return publish_dag.params.get_param(name).schema
+
+    assert schema("account_id")["maxLength"] == INSTAGRAM_ID_MAX_DIGITS
+    assert schema("media_type")["enum"] == list(MEDIA_TYPES)
+    assert schema("children")["maxItems"] == CAROUSEL_MAX_ITEMS
+    assert schema("caption")["maxLength"] == CAPTION_MAX_CHARS
+    assert schema("alt_text")["maxLength"] == ALT_TEXT_MAX_CHARS
+    assert schema("thumb_offset")["maximum"] == THUMB_OFFSET_MAX_MS
+    assert schema("audio_name")["maxLength"] == AUDIO_NAME_MAX_CHARS
+    assert schema("user_tags")["maxItems"] == USER_TAGS_MAX
+    assert schema("user_tags")["items"]["properties"]["item"]["maximum"] == CAROUSEL_MAX_ITEMS
+    assert schema("location_id")["maxLength"] == LOCATION_ID_MAX_DIGITS
+    assert schema("location_id")["maximum"] == 10**LOCATION_ID_MAX_DIGITS - 1
+    assert schema("idempotency_key")["maxLength"] == MAX_IDEMPOTENCY_KEY_LENGTH
+    wait = publish_dag.params.get_param("wait_timeout_minutes")
+    assert (wait.value, wait.schema["minimum"], wait.schema["maximum"]) == (
+        DEFAULT_WAIT_TIMEOUT_MINUTES, MIN_WAIT_TIMEOUT_MINUTES, MAX_WAIT_TIMEOUT_MINUTES)
+    # The numbers the descriptions show are the same constants.
+    assert f"At most {CAPTION_MAX_CHARS} characters, {CAPTION_MAX_HASHTAGS} hashtags and {CAPTION_MAX_MENTIONS} " \
+        "@mentions" in publish_dag.params.get_param("caption").description
+    assert f"{CAROUSEL_MIN_ITEMS} to {CAROUSEL_MAX_ITEMS} https:// URLs" in \
+        publish_dag.params.get_param("children").description
+    assert f"(0 to {THUMB_OFFSET_MAX_MS})" in publish_dag.params.get_param("thumb_offset").description
+    assert f"({MIN_WAIT_TIMEOUT_MINUTES} to {MAX_WAIT_TIMEOUT_MINUTES} minutes)" in wait.description
 
 
 # --- bad input from the conf that the form cannot see: refused by the task, at once -----------------

@@ -11,11 +11,14 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from instagram_graph.operators.messaging import InstagramSendMessageOperator
 from instagram_graph.operators.publish import InstagramPublishOperator
+from instagram_graph.publishing import ALT_TEXT_MAX_CHARS, AUDIO_NAME_MAX_CHARS
 from instagram_graph.validation import InvalidInput
 
 IMG = "https://cdn.example.com/posts/sunset.jpg"
 VID = "https://cdn.example.com/posts/clip.mp4"
 CONTEXT = {"run_id": "manual__2026-01-01T00:00:00+00:00"}
+NOT_HTTPS = ("is not an HTTPS URL. Instagram downloads media itself, only from public https:// URLs: host the "
+             "file on HTTPS and give that URL.")
 
 
 @pytest.fixture
@@ -42,7 +45,26 @@ def no_trace(sim, warehouse) -> None:
         ({"idempotency_key": "a\x1bb"}, "idempotency_key contains a control character (U+001B)"),
         ({"media_url": "https://cdn.example.com/a\x00.jpg"}, "media_url contains a control character (NUL)"),
         ({"idempotency_key": "post\x07"}, "idempotency_key contains a control character (U+0007)"),
+        # Rules the trigger form states in words only (a jsonschema pattern would show a regex):
+        ({"media_url": "http://cdn.example.com/a.jpg"},
+         f"media_url 'http://cdn.example.com/a.jpg' {NOT_HTTPS}"),
+        ({"media_type": "CAROUSEL", "media_url": "", "children": json.dumps([IMG, "http://cdn.example.com/b.jpg"])},
+         f"children item 2 'http://cdn.example.com/b.jpg' {NOT_HTTPS}"),
+        ({"media_type": "REELS", "media_url": VID, "cover_url": "http://cdn.example.com/c.jpg"},
+         f"cover_url 'http://cdn.example.com/c.jpg' {NOT_HTTPS}"),
+        ({"account_id": "abc"}, "account_id 'abc' is not an Instagram id: ids are digits only (e.g. "
+         "17841400000000001). Copy it from `instagram-graph accounts list`"),
+        ({"location_id": "Paris"}, "location_id 'Paris' is not a location id: give the numeric id of the Facebook "
+         "Page of the place"),
+        # Lengths the form also shows, from the same constants:
+        ({"alt_text": "a" * (ALT_TEXT_MAX_CHARS + 1)}, f"alt_text is {ALT_TEXT_MAX_CHARS + 1} characters long; at "
+         f"most {ALT_TEXT_MAX_CHARS} are allowed. Shorten it by 1"),
+        ({"media_type": "REELS", "media_url": VID, "audio_name": "a" * (AUDIO_NAME_MAX_CHARS + 1)},
+         f"audio_name is {AUDIO_NAME_MAX_CHARS + 1} characters long; at most {AUDIO_NAME_MAX_CHARS} are allowed"),
     ],
+    ids=["nul-in-caption", "account-me", "21-mentions", "huge-thumb-offset", "huge-wait-timeout", "wait-timeout-1e400",
+         "esc-in-key", "nul-in-url", "bel-in-key", "http-url", "http-item", "http-cover", "account-not-digits",
+         "location-not-digits", "long-alt-text", "long-audio-name"],
 )
 def test_the_publish_operator_refuses_bad_arguments_at_once(graph_connection, sim, warehouse, account, fields,
                                                             expected) -> None:
@@ -62,7 +84,12 @@ def test_the_publish_operator_refuses_bad_arguments_at_once(graph_connection, si
         ({"account_id": "17841'"}, "account_id \"17841'\" is not an Instagram id"),
         ({"tag": "\x00"}, "tag contains a control character (NUL)"),
         ({"idempotency_key": "k\x7f"}, "idempotency_key contains a control character (U+007F)"),
+        # Rules the trigger form states in words only (a jsonschema pattern would show a regex):
+        ({"account_id": "abc"}, "account_id 'abc' is not an Instagram id: ids are digits only"),
+        ({"recipient_id": "user-42"}, "recipient_id 'user-42' is not an Instagram-scoped user id (IGSID, digits "
+         "only). Take it from instagram.conversations.participant_ids or instagram.messages.from_id."),
     ],
+    ids=["nul-in-text", "quote-in-account", "nul-in-tag", "del-in-key", "account-not-digits", "recipient-not-digits"],
 )
 def test_the_dm_operator_refuses_bad_arguments_at_once(graph_connection, sim, warehouse, account, fields,
                                                        expected) -> None:

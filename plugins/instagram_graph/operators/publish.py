@@ -49,6 +49,7 @@ from instagram_graph.triggers.container_status import ContainerStatusTrigger
 from instagram_graph.validation import InvalidInput, whole_number
 
 DEFAULT_WAIT_TIMEOUT_MINUTES = 60
+MIN_WAIT_TIMEOUT_MINUTES = 1
 MAX_WAIT_TIMEOUT_MINUTES = 1440  # containers expire 24 hours after they are made
 MAX_UNANSWERED = 10
 MAX_POLL_INTERVAL_SECONDS = 3600
@@ -274,10 +275,13 @@ class InstagramPublishOperator(BaseOperator):
             number = float("nan")
         if isinstance(value, bool) or not number.is_integer():
             raise InvalidInput(
-                f"wait_timeout_minutes is {text[:40]!r}: give whole minutes from 1 to {MAX_WAIT_TIMEOUT_MINUTES} "
-                f"(containers expire after 24 hours), or leave it empty for {DEFAULT_WAIT_TIMEOUT_MINUTES}."
+                f"wait_timeout_minutes is {text[:40]!r}: give whole minutes from {MIN_WAIT_TIMEOUT_MINUTES} to "
+                f"{MAX_WAIT_TIMEOUT_MINUTES} (containers expire after 24 hours), or leave it empty for "
+                f"{DEFAULT_WAIT_TIMEOUT_MINUTES}."
             )
-        return whole_number("wait_timeout_minutes", int(number), minimum=1, maximum=MAX_WAIT_TIMEOUT_MINUTES)
+        return whole_number(
+            "wait_timeout_minutes", int(number), minimum=MIN_WAIT_TIMEOUT_MINUTES, maximum=MAX_WAIT_TIMEOUT_MINUTES
+        )
 
     def _defer_for(self, wait: WaitFor, poll_intervals: Sequence[float], wait_deadline: float | None) -> None:
         """Defer until ``wait`` is over; every wait of this attempt shares one deadline,
