@@ -130,8 +130,10 @@ with DAG(
             'on stories. CAROUSEL: "item" is the position of the image (default 1).',
         ),
         "location_id": Param(
-            None, type=["null", "string", "integer"], maxLength=LOCATION_ID_MAX_DIGITS, minimum=0,
-            maximum=10**LOCATION_ID_MAX_DIGITS - 1, title="Location (Page id)", section=TAGS_AND_PLACE,
+            # Text only: a JSON-schema bound as large as the longest id (10**32) cannot be serialized
+            # (the dag-processor's encoder takes 64-bit integers), which hides the whole DAG.
+            None, type=["null", "string"], maxLength=LOCATION_ID_MAX_DIGITS, title="Location (Page id)",
+            section=TAGS_AND_PLACE,
             description="IMAGE, REELS or CAROUSEL: the numeric id of the place's Facebook Page, digits only.",
         ),
         "idempotency_key": Param(

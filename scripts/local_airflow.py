@@ -300,6 +300,25 @@ def _wait_http(url: str, seconds: float, what: str, settings: Settings) -> None:
     raise SystemExit(f"{what} did not answer on {url} within {seconds:.0f} s: see the logs in {settings.log_dir}")
 
 
+def _wait_healthy(settings: Settings) -> None:
+    """Until the api-server reports every component healthy (each has sent its first heartbeat)."""
+    import requests
+
+    components = ["metadatabase", "scheduler", "triggerer", "dag_processor"]
+    deadline = time.monotonic() + UI_WAIT_SECONDS
+    health: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            health = requests.get(f"{settings.base_url}/api/v2/monitor/health", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            health = {}
+        if all((health.get(name) or {}).get("status") == "healthy" for name in components):
+            return
+        time.sleep(0.5)
+    states = {name: (health.get(name) or {}).get("status") for name in components}
+    raise SystemExit(f"Airflow is not healthy after {UI_WAIT_SECONDS} s ({states}): see the logs in {settings.log_dir}")
+
+
 def store_connections(settings: Settings, env: dict[str, str]) -> None:
     """The three connections the DAGs use, in Airflow's DB (so the UI lists and edits them).
     A rerun replaces them with what this instance needs."""
@@ -392,6 +411,7 @@ def start(settings: Settings) -> dict[str, str]:
     except BaseException:
         stop(settings, quiet=True)
         raise
+    _wait_healthy(settings)
     details = login_details(settings)
     details["seconds"] = f"{time.monotonic() - started:.0f}"
     return details

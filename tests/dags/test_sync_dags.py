@@ -53,6 +53,20 @@ def test_dagbag_imports_cleanly_without_network(monkeypatch) -> None:
         assert not any(t.pool == "default_pool" for t in graph_tasks)
 
 
+def test_every_dag_survives_the_dag_processors_encoding() -> None:
+    """The dag-processor sends each parsed DAG to its parent with msgpack: a DAG it cannot encode
+    (e.g. a Param bound above 2**64) makes the parser exit with code 126, and the DAG is missing
+    from the UI with no import error to say why."""
+    import msgspec
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert len(bag.dags) == 7
+    for dag in bag.dags.values():
+        msgspec.msgpack.encode(DagSerialization.to_dict(dag))
+
+
 def test_profiles_dag_loads_every_account_and_reruns_change_nothing(run_dag, sim, warehouse) -> None:
     first = run_dag("instagram_profiles", "2026-11-20T10:00:00+00:00")
     assert first.returncode == 0, first.output[-3000:]
