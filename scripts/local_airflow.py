@@ -140,6 +140,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # The connection form's Test button (the hook makes one read with the connection's settings).
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW__CELERY__BROKER_URL": f"{redis_base}/{settings.broker_redis_db}",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + settings.dsn(settings.metadata_db),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -59,6 +60,6 @@ class AirflowApi:
             params={"map_index": map_index, "full_content": True}, headers={"Accept": "application/json"},
         )
         content = answer.get("content", "")
-        if isinstance(content, list):
-            return "\n".join(str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in content)
+        if isinstance(content, list):  # structured lines: the event and, on failure, the error's details
+            return "\n".join(json.dumps(line) if isinstance(line, dict) else str(line) for line in content)
         return str(content)

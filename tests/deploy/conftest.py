@@ -34,6 +34,14 @@ def _local_airflow():
 local_airflow = _local_airflow()
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Under pytest-xdist (make test), every deployment test runs on one worker, in file order,
+    against the one deployment that worker starts."""
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.xdist_group("deployment"))
+
+
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory) -> Iterator[local_airflow.Settings]:
     suffix = os.getpid()

@@ -52,7 +52,14 @@ def test_the_four_sync_dags_succeed_under_the_scheduler(api, deploy_sim, deploy_
         assert {ti["pool"] for ti in mapped} == {"instagram_graph_api"}
 
     assert count(deploy_warehouse, "profiles") == len(accounts)
-    assert count(deploy_warehouse, "media") == sum(len(deploy_sim.truth("media", account_id=a["id"])) for a in accounts)
+    for account in accounts:
+        loaded = deploy_warehouse(
+            "SELECT media_id, media_product_type = 'STORY' FROM instagram.media WHERE account_id = %s", (account["id"],)
+        )
+        assert sorted(m for m, story in loaded if not story) == sorted(
+            m["id"] for m in deploy_sim.truth("media", account_id=account["id"]))
+        assert sorted(m for m, story in loaded if story) == sorted(
+            m["id"] for m in deploy_sim.truth("stories", account_id=account["id"]))
     assert count(deploy_warehouse, "conversations") > 0 and count(deploy_warehouse, "messages") > 0
     assert count(deploy_warehouse, "account_insights") > 0
     for account in accounts:  # every account's calls reached Meta, none failed on the server side
