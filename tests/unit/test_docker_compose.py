@@ -2,8 +2,14 @@
 
 The stack cannot be started on the machines that run these tests, so they read the files and
 check what would otherwise only fail at ``docker compose up``: missing services, a component
-without the project's connections or with a different executor or secret, an image whose
-Airflow differs from the pinned one, a committed key, a mounted file that is not there.
+with a different executor or secret, an image whose Airflow differs from the pinned one, a
+committed key, a mounted file that is not there.
+
+The init script is also run for real (``init_runs``), with the airflow-init service's
+environment on a SQLite metadata DB and a stand-in ``instagram-graph`` that records where the
+warehouse would be: the connections it stores, that it keeps existing ones, the pool, and that
+``instagram-graph migrate`` finds the warehouse in the metadata DB, as it must in the containers
+(no ``AIRFLOW_CONN_*`` variables there: the connections live in the DB, like `make airflow`'s).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,11 +42,13 @@ AIRFLOW_SERVICES = {
 }
 REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "graph-api-sim"}
 PROJECT_ENV = (
-    "AIRFLOW_CONN_INSTAGRAM_WAREHOUSE",
-    "AIRFLOW_CONN_INSTAGRAM_REDIS",
-    "AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT",
     "INSTAGRAM_TOKEN_KEYS",
+    "INSTAGRAM_SQL_DIR",
+    "AIRFLOW__CORE__TEST_CONNECTION",
 )
+# The connections the DAGs use; airflow-init stores them in the metadata DB.
+CONNECTION_IDS = ("instagram_graph_default", "instagram_warehouse", "instagram_redis")
+INIT_SCRIPT = ROOT / "docker" / "airflow-init.sh"
 # Secrets that every component must share and that only the user's environment (.env) may set.
 SECRET_ENV = (
     "INSTAGRAM_TOKEN_KEYS",
@@ -132,13 +141,34 @@ def test_workers_reach_the_execution_api_of_the_api_server(services, airflow_ser
     assert _command(services["airflow-worker"]) == ["celery", "worker"]
 
 
-def test_celery_broker_and_rate_limiter_use_separate_redis_databases(airflow_services):
+@pytest.mark.slow
+@pytest.mark.xdist_group("compose-init")
+def test_celery_broker_and_rate_limiter_use_separate_redis_databases(services, airflow_services, init_runs):
     env = _env(next(iter(airflow_services.values())))
     broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
-    limiter = urlsplit(env["AIRFLOW_CONN_INSTAGRAM_REDIS"])
-    assert broker.hostname == limiter.hostname == "redis"
-    assert limiter.scheme == "redis"
-    assert (broker.path or "/0") != limiter.path
+    limiter = init_runs["first"]["connections"]["instagram_redis"]
+    assert limiter["conn_type"] == "redis"
+    assert broker.hostname == limiter["host"] == "redis" and "redis" in services
+    assert limiter["port"] == 6379
+    # The hook reads the database number from the "db" extra (the Redis connection form's field).
+    assert int((broker.path or "/0").lstrip("/") or 0) != int(limiter["extra"]["db"]) == 2
+
+
+def test_test_connection_button_is_enabled_in_every_airflow_service(airflow_services):
+    """As with `make airflow`: the connection form's Test button (run by the api-server)."""
+    for name, service in airflow_services.items():
+        assert _env(service).get("AIRFLOW__CORE__TEST_CONNECTION") == "Enabled", name
+
+
+def test_no_airflow_service_defines_connections_in_its_environment(compose, services):
+    """An AIRFLOW_CONN_<ID> variable is invisible in the UI and silently wins over the stored
+    connection of the same id, so editing that connection in the UI would change nothing."""
+    environments = {"x-airflow-common": compose["x-airflow-common"]["environment"]}
+    environments |= {name: service.get("environment") or {} for name, service in services.items()}
+    for name, env in environments.items():
+        assert isinstance(env, dict), f"{name}: environment must be a mapping"
+        found = [key for key in env if str(key).upper().startswith("AIRFLOW_CONN_")]
+        assert not found, f"{name} sets {found}: airflow-init stores the connections in the metadata DB"
 
 
 def test_redis_keeps_its_data_across_restarts(compose, services):
@@ -196,32 +226,41 @@ def test_image_build_context_leaves_out_local_state_and_secrets():
 # --- connections ------------------------------------------------------------------------------
 
 
-def test_graph_api_connection_is_valid_json_for_the_simulator(services, airflow_services):
+@pytest.mark.slow
+@pytest.mark.xdist_group("compose-init")
+def test_graph_api_connection_points_at_the_simulator_with_extras_the_form_knows(services, init_runs):
     from airflow.sdk import Connection
 
     from instagram_graph import CONNECTION_TYPE, get_provider_info
 
-    raw = _env(next(iter(airflow_services.values())))["AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT"]
-    payload = json.loads(raw)
-    assert payload["conn_type"] == CONNECTION_TYPE == "instagram_graph"
-    host = urlsplit(payload["host"])
+    stored = init_runs["first"]["connections"]["instagram_graph_default"]
+    assert stored["conn_type"] == CONNECTION_TYPE == "instagram_graph"
+    host = urlsplit(stored["host"])
+    assert host.scheme == "http"
     assert (host.hostname, host.port) == ("graph-api-sim", _sim_port(services))
 
     (conn_type,) = get_provider_info()["connection-types"]
-    assert set(payload["extra"]) <= set(conn_type["conn-fields"]), "extras the connection form does not know"
-    assert re.match(conn_type["conn-fields"]["api_version"]["schema"]["pattern"], payload["extra"]["api_version"])
+    extra = stored["extra"]
+    assert set(extra) <= set(conn_type["conn-fields"]), "extras the connection form does not know"
+    assert re.match(conn_type["conn-fields"]["api_version"]["schema"]["pattern"], extra["api_version"])
+    assert extra["calls_per_hour"] > 0
 
-    conn = Connection.from_json(raw, conn_id="instagram_graph_default")
-    assert conn.conn_type == "instagram_graph"
-    assert conn.extra_dejson["calls_per_hour"] > 0
+    conn = Connection(conn_id="instagram_graph_default", conn_type=stored["conn_type"], host=stored["host"],
+                      extra=json.dumps(extra))
+    assert conn.extra_dejson == extra
 
 
-def test_warehouse_connection_points_at_the_database_the_init_script_creates(services, airflow_services):
-    url = urlsplit(_env(next(iter(airflow_services.values())))["AIRFLOW_CONN_INSTAGRAM_WAREHOUSE"])
-    assert url.scheme in {"postgres", "postgresql"}
-    assert url.hostname == "postgres" and url.hostname in services
-    database = url.path.lstrip("/")
-    assert database and database != services["postgres"]["environment"]["POSTGRES_DB"], (
+@pytest.mark.slow
+@pytest.mark.xdist_group("compose-init")
+def test_warehouse_connection_points_at_the_database_the_init_script_creates(services, init_runs):
+    stored = init_runs["first"]["connections"]["instagram_warehouse"]
+    assert stored["conn_type"] == "postgres"
+    assert stored["host"] == "postgres" and stored["host"] in services
+    assert stored["port"] == 5432
+    postgres_env = services["postgres"]["environment"]
+    assert (stored["login"], stored["password"]) == (postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"])
+    database = stored["schema"]
+    assert database and database != postgres_env["POSTGRES_DB"], (
         "the warehouse must not share Airflow's metadata database"
     )
     assert re.search(rf"^\s*CREATE DATABASE {database}\b", _postgres_init_script(services).read_text(), re.M | re.I)
@@ -315,20 +354,205 @@ def test_simulator_serves_all_interfaces_on_its_published_port(services):
     assert str(port) in " ".join(sim["healthcheck"]["test"])
 
 
-def test_init_job_migrates_creates_the_pool_and_applies_the_warehouse_migrations(services):
+def test_init_job_runs_the_init_script_of_the_repository(services):
     argv = _command(services["airflow-init"])
     script_in_image = next(arg for arg in argv if arg.endswith(".sh"))
-    script = ROOT / "docker" / Path(script_in_image).name
-    assert script.is_file(), f"{script_in_image} is not in docker/"
-    text = script.read_text()
-    assert "airflow db migrate" in text
-    assert re.search(r"airflow pools set instagram_graph_api \S+", text)
-    assert "instagram-graph migrate" in text
+    assert Path(script_in_image).name == INIT_SCRIPT.name, f"{script_in_image} is not docker/{INIT_SCRIPT.name}"
+    assert INIT_SCRIPT.is_file()
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert "instagram-graph" in scripts, "the init job calls the instagram-graph CLI that pyproject.toml declares"
     if shutil.which("bash"):
         for path in (ROOT / "docker").glob("*.sh"):
             subprocess.run(["bash", "-n", str(path)], check=True)
+
+
+def test_init_script_steps_come_in_order():
+    """Metadata DB first; the connections before `instagram-graph migrate`, which finds the
+    warehouse through the stored instagram_warehouse connection; the pool (which every other
+    service waits for, through service_completed_successfully) before the script ends."""
+    lines = [line.strip() for line in INIT_SCRIPT.read_text().splitlines() if not line.strip().startswith("#")]
+
+    def first(pattern: str) -> int:
+        found = [number for number, line in enumerate(lines) if re.search(pattern, line)]
+        assert found, f"the init script has no line matching {pattern!r}"
+        return found[0]
+
+    db_migrate = first(r"^airflow db migrate\b")
+    connections = first(r"\bairflow connections (list|add)\b")
+    pool = first(r"^airflow pools set instagram_graph_api \S+")
+    migrate = first(r"\binstagram-graph migrate\b")
+    assert db_migrate < connections < migrate
+    assert db_migrate < pool
+    assert "set -euo pipefail" in lines, "a failed step must fail airflow-init (and keep the others from starting)"
+
+
+@pytest.fixture(scope="module")
+def init_runs(services, tmp_path_factory) -> dict[str, dict]:
+    """docker/airflow-init.sh run twice with airflow-init's environment (secrets made up, the
+    metadata DB on SQLite, paths of the container moved to a temporary folder). Between the
+    runs an operator's edits are simulated: instagram_warehouse edited, instagram_redis deleted,
+    and an AIRFLOW_CONN_INSTAGRAM_REDIS variable set. Returns, per run, the script's output, the
+    stored connections and pools, and what the stand-in `instagram-graph` saw."""
+    from cryptography.fernet import Fernet
+
+    tmp = tmp_path_factory.mktemp("airflow-init")
+    given = {
+        "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
+        "INSTAGRAM_TOKEN_KEYS": Fernet.generate_key().decode(),
+        "AIRFLOW_JWT_SECRET": "jwt-secret-for-the-test",
+        "AIRFLOW_API_SECRET_KEY": "api-secret-for-the-test",
+        "AIRFLOW_ADMIN_PASSWORD": "admin-password-for-the-test",
+        "INSTAGRAM_POOL_SLOTS": "5",
+    }
+    compose_env = {key: _interpolate(value, given) for key, value in _env(services["airflow-init"]).items()}
+    (tmp / "dags").mkdir()
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "instagram-graph"
+    stand_in.write_text(INSTAGRAM_GRAPH_STAND_IN.replace("PYTHON", sys.executable))
+    stand_in.chmod(0o755)
+    inherited = {key: value for key, value in os.environ.items()
+                 if not key.startswith(("AIRFLOW", "_AIRFLOW", "INSTAGRAM"))}
+    env = {
+        **inherited,
+        **compose_env,
+        # What differs from the container: paths and the metadata DB (the script never needs a
+        # live Celery broker, Redis, the warehouse or the simulator).
+        "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "AIRFLOW_HOME": str(tmp / "home"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp / "dags"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp / "passwords.json"),
+        "INSTAGRAM_SQL_DIR": str(ROOT / "sql"),
+        "STAND_IN_RECORD": str(tmp / "instagram-graph.jsonl"),
+    }
+    assert not [key for key in compose_env if key.startswith("AIRFLOW_CONN_")]
+
+    def run_script(extra_env: dict[str, str]) -> dict:
+        result = subprocess.run(["bash", str(INIT_SCRIPT)], env={**env, **extra_env}, cwd=tmp,
+                                capture_output=True, text=True, timeout=240)
+        assert result.returncode == 0, f"airflow-init.sh failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return {"stdout": result.stdout, "stderr": result.stderr}
+
+    def metadata(edit: bool) -> dict:
+        result = subprocess.run([sys.executable, "-c", METADATA_SNAPSHOT, "edit" if edit else "look"], env=env,
+                                cwd=tmp, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    first = run_script({})
+    first |= metadata(edit=True)
+    second = run_script({"AIRFLOW_CONN_INSTAGRAM_REDIS": "redis://elsewhere:6379/7"})
+    second |= metadata(edit=False)
+    calls = [json.loads(line) for line in (tmp / "instagram-graph.jsonl").read_text().splitlines()]
+    assert len(calls) == 2, calls
+    first["instagram_graph"], second["instagram_graph"] = calls
+    first["passwords"] = json.loads((tmp / "passwords.json").read_text())
+    return {"first": first, "second": second}
+
+
+def _interpolate(value: str, given: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} with the variables in `given`; $$ is $."""
+
+    def substitute(match: re.Match) -> str:
+        name, operator, argument = match["name"], match["op"], match["arg"]
+        if given.get(name):
+            return given[name]
+        if operator == ":-":
+            return argument
+        raise AssertionError(f"the test gives no value for ${{{name}}}")
+
+    pattern = r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:[-?])(?P<arg>[^}]*))?\}"
+    return re.sub(pattern, substitute, value.replace("$$", "\0")).replace("\0", "$")
+
+
+# Stands in for the instagram-graph CLI: runs the real one with psycopg2.connect recording its
+# arguments instead of connecting, so `migrate` resolves the warehouse exactly as in the container.
+INSTAGRAM_GRAPH_STAND_IN = """#!PYTHON
+import json, os, sys
+import psycopg2
+
+seen = []
+
+def record(*args, **kwargs):
+    seen.append({"args": list(args), **kwargs})
+    raise psycopg2.OperationalError("stand-in: not connecting")
+
+psycopg2.connect = record
+from instagram_graph import cli
+
+code = cli.main(sys.argv[1:])
+with open(os.environ["STAND_IN_RECORD"], "a") as out:
+    out.write(json.dumps({"argv": sys.argv[1:], "connect": seen, "code": code,
+                          "dsn_env": os.environ.get("INSTAGRAM_WAREHOUSE_DSN")}) + "\\n")
+sys.exit(0 if seen else code)
+"""
+
+# Reads the stored connections and pools; with "edit", then edits as an operator would in the UI.
+METADATA_SNAPSHOT = """
+import json, sys
+from sqlalchemy import select
+from airflow.models import Connection, Pool
+from airflow.utils.session import create_session
+
+with create_session() as session:
+    connections = {c.conn_id: {"conn_type": c.conn_type, "host": c.host, "port": c.port, "login": c.login,
+                               "password": c.password, "schema": c.schema, "extra": c.extra_dejson}
+                   for c in session.scalars(select(Connection))}
+    pools = {p.pool: p.slots for p in session.scalars(select(Pool))}
+    if sys.argv[1] == "edit":
+        session.scalars(select(Connection).filter_by(conn_id="instagram_warehouse")).one().schema = "instagram_edited"
+        session.delete(session.scalars(select(Connection).filter_by(conn_id="instagram_redis")).one())
+print(json.dumps({"connections": connections, "pools": pools}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("compose-init")
+def test_init_script_stores_the_three_connections_and_the_pool(init_runs):
+    first = init_runs["first"]
+    assert set(CONNECTION_IDS) <= set(first["connections"])
+    for conn_id in CONNECTION_IDS:
+        assert f"Successfully added `conn_id`={conn_id}" in first["stdout"], conn_id
+    assert first["pools"]["instagram_graph_api"] == 5, "the pool takes INSTAGRAM_POOL_SLOTS"
+    assert first["passwords"] == {"admin": "admin-password-for-the-test"}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("compose-init")
+def test_warehouse_migrations_find_the_warehouse_in_the_stored_connection(init_runs):
+    """No AIRFLOW_CONN_INSTAGRAM_WAREHOUSE any more: `instagram-graph migrate` must read the
+    instagram_warehouse connection from the metadata DB, after the script stored it."""
+    for run in ("first", "second"):
+        call = init_runs[run]["instagram_graph"]
+        assert call["argv"] == ["migrate"]
+        assert call["dsn_env"] is None
+        assert call["connect"], f"{run} run: migrate found no warehouse (exit {call['code']}), not the stored one"
+    stored = init_runs["first"]["connections"]["instagram_warehouse"]
+    (first_connect,) = init_runs["first"]["instagram_graph"]["connect"]
+    assert first_connect == {"args": [], "host": stored["host"], "port": stored["port"], "user": stored["login"],
+                             "password": stored["password"], "dbname": stored["schema"]}
+    (second_connect,) = init_runs["second"]["instagram_graph"]["connect"]
+    assert second_connect["dbname"] == "instagram_edited", "migrate must follow the connection as edited in the UI"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("compose-init")
+def test_a_rerun_keeps_existing_connections_and_adds_missing_ones(init_runs):
+    first, second = init_runs["first"], init_runs["second"]
+    # Edited in the UI between the runs: left as it is, and the log says so.
+    assert second["connections"]["instagram_warehouse"]["schema"] == "instagram_edited"
+    for conn_id in ("instagram_graph_default", "instagram_warehouse"):
+        assert re.search(rf"Connection {conn_id} exists: left as it is\b.*edited in the UI", second["stdout"]), conn_id
+        assert f"Successfully added `conn_id`={conn_id}" not in second["stdout"]
+        if conn_id != "instagram_warehouse":
+            assert second["connections"][conn_id] == first["connections"][conn_id]
+    # Deleted between the runs: added again, with the values of the first run (not the variable's).
+    assert "Successfully added `conn_id`=instagram_redis" in second["stdout"]
+    assert second["connections"]["instagram_redis"] == first["connections"]["instagram_redis"]
+    assert "AIRFLOW_CONN_INSTAGRAM_REDIS is set" in second["stderr"], "a variable that hides the stored one is named"
+    assert "AIRFLOW_CONN_" not in first["stderr"]
+    assert second["pools"] == first["pools"]
 
 
 def test_compose_cli_accepts_the_file():
