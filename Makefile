@@ -25,10 +25,10 @@ $(STAMP): requirements.txt pyproject.toml
 services:
 	@./scripts/ensure_services.sh
 
-# Two pytest workers (2 cores); the deployment tier runs as one group on one of them.
+# Two pytest workers (2 cores), whole files per worker: the deployment tier is one file, one deployment.
 test: install services
 	@./scripts/ensure_browser.sh
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 sim: install
 	$(BIN)/python -m graph_api_sim --host 127.0.0.1 --port $(SIM_PORT) --accounts 3 --media-per-account 500 --seed 7 --log-level info

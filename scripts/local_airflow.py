@@ -323,7 +323,7 @@ def _wait_healthy(settings: Settings) -> None:
 
 def store_connections(settings: Settings, env: dict[str, str]) -> None:
     """The three connections the DAGs use, in Airflow's DB (so the UI lists and edits them).
-    A rerun replaces them with what this instance needs."""
+    One that exists is left as it is: it may have been edited in the UI."""
     connections = {
         "instagram_graph_default": {
             "conn_type": "instagram_graph",
@@ -338,8 +338,11 @@ def store_connections(settings: Settings, env: dict[str, str]) -> None:
             "conn_type": "redis", "host": "127.0.0.1", "port": 6379, "extra": json.dumps({"db": settings.redis_db}),
         },
     }
+    stored = {c["conn_id"] for c in json.loads(_run(env, "connections", "list", "-o", "json").stdout or "[]")}
     for conn_id, fields in connections.items():
-        _run(env, "connections", "delete", conn_id, check=False)
+        if conn_id in stored:
+            print(f"    {conn_id}: kept as stored (edit it in the UI, or delete it to get the default back)")
+            continue
         args = ["connections", "add", conn_id, "--conn-type", fields["conn_type"], "--conn-host", fields["host"]]
         for option in ("port", "login", "schema", "extra"):
             if option in fields:
@@ -376,7 +379,10 @@ def start(settings: Settings) -> dict[str, str]:
     for folder in (settings.home, settings.log_dir, settings.pid_dir):
         folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **airflow_env(settings)}
-    write_env_file(settings.env_file, airflow_env(settings))
+    # The instagram-graph CLI finds the warehouse through INSTAGRAM_WAREHOUSE_DSN (outside Airflow's
+    # server processes, connections stored in Airflow's DB are not looked up): only for the shell.
+    write_env_file(settings.env_file,
+                   {**airflow_env(settings), "INSTAGRAM_WAREHOUSE_DSN": settings.dsn(settings.warehouse_db)})
     started = time.monotonic()
     try:
         say(f"Metadata DB: Postgres database {settings.metadata_db}")
@@ -444,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Airflow UI and REST API: {details['url']}")
     print(f"User: {details['user']}   Password: {details['password']}")
     print(f"Logs: {details['logs']}")
-    print(f"CLI against it: source {settings.env_file} && airflow dags list")
+    print(f"CLI against it: source {settings.env_file} && airflow dags list && instagram-graph accounts list")
     if "seconds" in details:
         print(f"Ready in {details['seconds']} s. Stop it with: make airflow-stop")
 

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -135,33 +134,6 @@ def test_comments_equal_truth_for_recent_media(run_dag, sim, warehouse) -> None:
         assert [r[0] for r in loaded] == expected
 
 
-def test_insights_backfill_fills_exactly_those_days(run_dag, sim, warehouse) -> None:
-    days = [datetime(2026, 10, d, tzinfo=timezone.utc) for d in (10, 11, 12)]
-    for day in days:  # `dags test` makes a manual run: it reads the whole day before its date
-        result = run_dag("instagram_insights", (day + timedelta(days=1)).isoformat())
-        assert result.returncode == 0, result.output[-3000:]
-
-    since, until = int(days[0].timestamp()), int((days[-1] + timedelta(days=1)).timestamp())
-    for account in sim.accounts():
-        truth = sim.truth("account_insights", account_id=account["id"], metric="reach", period="day", since=since, until=until)
-        loaded = warehouse(
-            "SELECT end_time, value FROM instagram.account_insights "
-            "WHERE account_id = %s AND metric = 'reach' AND metric_type = 'time_series' ORDER BY end_time",
-            (account["id"],),
-        )
-        expected = [(datetime.strptime(v["end_time"], "%Y-%m-%dT%H:%M:%S%z"), v["value"]) for v in truth["values"]]
-        assert [(t, int(v)) for t, v in loaded] == expected
-        assert len(expected) == 3
-        totals = warehouse(
-            "SELECT DISTINCT end_time FROM instagram.account_insights WHERE account_id = %s AND metric_type = 'total_value'",
-            (account["id"],),
-        )
-        assert sorted(r[0] for r in totals) == [d + timedelta(days=1) for d in days]
-    rows = _counts(warehouse)["account_insights"]
-    assert run_dag("instagram_insights", (days[1] + timedelta(days=1)).isoformat()).returncode == 0
-    assert _counts(warehouse)["account_insights"] == rows, "rerunning a day changes no row count"
-
-
 def test_media_insights_equal_truth_and_skip_refusals(run_dag, sim, warehouse) -> None:
     assert run_dag("instagram_media").returncode == 0
     result = run_dag("instagram_insights")
@@ -235,14 +207,3 @@ def test_a_huge_option_is_refused_before_any_call(run_dag, sim, warehouse) -> No
     assert "comment_days" in result.output
     assert sim.requests() == [], "no call to the Graph API"
     assert warehouse("SELECT count(*) FROM instagram.media") == [(0,)]
-
-
-def test_mapped_tasks_are_named_username_and_id(airflow_env, run_dag, sim) -> None:
-    import sqlite3
-
-    assert run_dag("instagram_profiles").returncode == 0
-    db_path = Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db"
-    with sqlite3.connect(db_path) as meta:
-        names = {row[0] for row in meta.execute(
-            "SELECT rendered_map_index FROM task_instance WHERE dag_id = 'instagram_profiles' AND map_index >= 0")}
-    assert {f"{a['username']} ({a['id']})" for a in sim.accounts()} <= names

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +22,11 @@ from graph_api_sim.testing import SimulatorProcess, free_port
 from tests.deploy.airflow_api import AirflowApi
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("INSTAGRAM_CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps calling Google's hosts, which this
+# closed network refuses.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _local_airflow():
@@ -34,12 +40,9 @@ def _local_airflow():
 local_airflow = _local_airflow()
 
 
-def pytest_collection_modifyitems(items) -> None:
-    """Under pytest-xdist (make test), every deployment test runs on one worker, in file order,
-    against the one deployment that worker starts."""
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.xdist_group("deployment"))
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +57,9 @@ def deployment(tmp_path_factory) -> Iterator[local_airflow.Settings]:
         # Poll a container every second, so the deferred publish resumes quickly.
         graph_extra={"status_poll_intervals": "1,2", "retry_base_delay": 0.2},
     )
+    # A SIGTERM (CI's timeout, a killed run) unwinds like Ctrl-C, so the teardown below still stops
+    # the deployment instead of leaving its processes behind.
+    signal.signal(signal.SIGTERM, _interrupt)
     t0 = time.monotonic()
     try:
         details = local_airflow.start(settings)
@@ -102,3 +108,31 @@ def deploy_warehouse(deployment):
             conn.close()
 
     return query
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"The browser tests need Chromium at {CHROMIUM}: sudo apt-get install chromium "
+                    "(make test installs it when it runs as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, deployment):
+    """A signed-in page: the simple auth manager's login form, as a person fills it."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(deployment.base_url + "/")
+    page.get_by_label("Username").fill(deployment.login["user"])
+    page.get_by_label("Password").fill(deployment.login["password"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(deployment.base_url + "/")
+    yield page
+    context.close()

@@ -4,15 +4,22 @@ users run them: everything goes through the REST API of the instance `make airfl
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+import re
+import time
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as day_start
 
 import pytest
+
+from instagram_graph import get_provider_info
 
 SYNC_DAGS = ["instagram_profiles", "instagram_media", "instagram_conversations", "instagram_insights"]
 PUBLISH_PATH = r"^/\d+/media_publish$"
 SEND_PATH = r"^/\d+/messages$"
 IMG = "https://cdn.example.com/posts/deploy-story.jpg"
+FORM_IMG = "https://cdn.example.com/posts/from-the-form.jpg"
 
+# One file: under pytest-xdist (make test --dist loadfile) one worker runs them all, on one deployment.
 pytestmark = pytest.mark.slow
 
 
@@ -120,9 +127,9 @@ def test_a_three_day_backfill_reads_exactly_those_days(api, deploy_sim, deploy_w
     totals = {row[0] for row in deploy_warehouse(
         f"SELECT DISTINCT end_time FROM instagram.account_insights WHERE metric_type = 'total_value' AND {october}"
     )}
-    assert totals == {datetime.combine(first + timedelta(days=n + 1), time(), timezone.utc) for n in range(3)}
-    since = int(datetime.combine(first, time(), timezone.utc).timestamp())
-    until = int(datetime.combine(last + timedelta(days=1), time(), timezone.utc).timestamp())
+    assert totals == {datetime.combine(first + timedelta(days=n + 1), day_start(), timezone.utc) for n in range(3)}
+    since = int(datetime.combine(first, day_start(), timezone.utc).timestamp())
+    until = int(datetime.combine(last + timedelta(days=1), day_start(), timezone.utc).timestamp())
     for account in deploy_sim.accounts():
         truth = deploy_sim.truth("account_insights", account_id=account["id"], metric="reach", period="day",
                                  since=since, until=until)
@@ -134,6 +141,81 @@ def test_a_three_day_backfill_reads_exactly_those_days(api, deploy_sim, deploy_w
         assert [(t, int(v)) for t, v in loaded] == expected and len(expected) == 3
 
 
+# --- the UI in a browser (Debian's Chromium, driven by Playwright) -----------------------------
+
+
+def test_a_story_is_published_from_the_trigger_form_with_only_the_required_fields(
+    page, deployment, api, deploy_sim, deploy_warehouse
+) -> None:
+    account = deploy_sim.accounts()[2]
+    before = {r["dag_run_id"] for r in api.call("GET", "/dags/instagram_publish/dagRuns")["dag_runs"]}
+    page.goto(deployment.base_url + "/dags/instagram_publish")
+    page.get_by_role("button", name="Trigger").first.click()
+    form = page.get_by_role("dialog")
+    form.get_by_text("Run Parameters").wait_for()
+    form.locator("#element_account_id").fill(account["id"])
+    media_type = form.locator("input[role=combobox]").first
+    media_type.click()
+    page.get_by_role("option", name="STORIES", exact=True).click()
+    form.locator("#element_media_url").fill(FORM_IMG)
+    # No caption, alt text, carousel items or idempotency key: none of them is required.
+    trigger = form.get_by_role("button", name="Trigger")
+    assert trigger.is_enabled()
+    trigger.click()
+
+    deadline = time.monotonic() + 30
+    new = []
+    while not new and time.monotonic() < deadline:
+        runs = api.call("GET", "/dags/instagram_publish/dagRuns")["dag_runs"]
+        new = [r for r in runs if r["dag_run_id"] not in before]
+        time.sleep(0.5)
+    (run,) = new
+    assert run["conf"]["media_type"] == "STORIES" and run["conf"]["media_url"] == FORM_IMG
+    assert run["conf"].get("caption") in (None, "") and run["conf"].get("idempotency_key") in (None, "")
+    assert api.wait("instagram_publish", run["dag_run_id"], timeout=240) == "success"
+    ((state, media_type, key),) = deploy_warehouse(
+        "SELECT state, media_type, idempotency_key FROM instagram.publish_jobs WHERE dag_run_id = %s",
+        (run["dag_run_id"],),
+    )
+    assert (state, media_type, key) == ("published", "STORIES", f"instagram_publish:{run['dag_run_id']}")
+
+
+def test_the_connection_form_lists_every_extra_the_settings_accept(page, deployment) -> None:
+    (connection_type,) = get_provider_info()["connection-types"]
+    labels = [field["label"] for field in connection_type["conn-fields"].values()]
+    page.goto(deployment.base_url + "/connections")
+    page.get_by_role("button", name="Add Connection").click()
+    form = page.get_by_role("dialog")
+    form.get_by_role("combobox").first.click()
+    page.keyboard.type("Instagram")
+    page.get_by_role("option", name=connection_type["hook-name"]).click()
+    form.get_by_text("Extra Fields", exact=True).click()
+    form.get_by_text(labels[-1], exact=True).wait_for()
+    text = form.inner_text()
+    missing = [label for label in labels if label not in text]
+    assert not missing, f"not in the connection form: {missing}"
+    assert len(labels) >= 18
+
+
+def test_the_accounts_page_shows_each_accounts_health(page, deployment, deploy_sim) -> None:
+    account = deploy_sim.accounts()[0]
+    page.goto(deployment.base_url + "/")
+    page.get_by_role("link", name=re.compile("Instagram")).first.click()
+    page.wait_for_url(re.compile(r"/plugin/instagram-accounts$"))
+    frame = page.frame_locator("iframe").first
+    row = frame.locator(f'#instagram-accounts tr[data-account-id="{account["id"]}"]')
+    row.wait_for()
+    assert row.locator(".username").first.inner_text().strip().lstrip("@") == account["username"]
+    assert row.locator(".token-status").first.inner_text().strip() == "active"
+    assert int(row.locator(".days-left").first.inner_text().strip()) >= 30
+    assert re.search(r"\d+ / 4800", row.locator(".calls").first.inner_text())
+    # The sync DAGs ran earlier in this session: the media stream's last success is listed.
+    assert row.locator('tr[data-stream="media"] .last-success').first.inner_text().strip()
+    page_text = frame.locator("body").inner_text()
+    assert account["token"] not in page_text
+
+
+# Last: it deletes the pool for a moment.
 def test_without_the_pool_the_first_task_fails_with_the_fix(api) -> None:
     pool = api.call("GET", "/pools/instagram_graph_api")
     api.call("DELETE", "/pools/instagram_graph_api", expect=(204,))
