@@ -153,6 +153,14 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def inherited_env() -> dict[str, str]:
+    """The caller's environment without Airflow's and the project's variables: an
+    ``AIRFLOW_CONN_*`` or ``INSTAGRAM_*`` left in the shell would silently win over this
+    instance's own connections and keys."""
+    return {name: value for name, value in os.environ.items()
+            if not name.startswith(("AIRFLOW", "INSTAGRAM_", "_AIRFLOW"))}
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
@@ -378,11 +386,11 @@ def start(settings: Settings) -> dict[str, str]:
         return login_details(settings)
     for folder in (settings.home, settings.log_dir, settings.pid_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **airflow_env(settings)}
+    ours = airflow_env(settings)
+    env = {**inherited_env(), **ours}
     # The instagram-graph CLI finds the warehouse through INSTAGRAM_WAREHOUSE_DSN (outside Airflow's
     # server processes, connections stored in Airflow's DB are not looked up): only for the shell.
-    write_env_file(settings.env_file,
-                   {**airflow_env(settings), "INSTAGRAM_WAREHOUSE_DSN": settings.dsn(settings.warehouse_db)})
+    write_env_file(settings.env_file, {**ours, "INSTAGRAM_WAREHOUSE_DSN": settings.dsn(settings.warehouse_db)})
     started = time.monotonic()
     try:
         say(f"Metadata DB: Postgres database {settings.metadata_db}")
