@@ -420,6 +420,7 @@ def test_the_api_server_lists_the_app_and_the_nav_entry(api_server) -> None:
     plugins = requests.get(f"{api_server['base']}/api/v2/plugins",
                            headers={"Authorization": f"Bearer {_jwt('VIEWER')}"}, timeout=10).json()["plugins"]
     (ours,) = [plugin for plugin in plugins if plugin["name"] == "instagram_accounts"]
-    assert [(app["url_prefix"], app["name"]) for app in ours["fastapi_apps"]] == [("/instagram", "Instagram accounts")]
+    assert [(app["url_prefix"], app["name"]) for app in ours["fastapi_apps"]] == [
+        ("/instagram", "Instagram accounts"), ("/instagram-pools", "Instagram Graph API pool status")]
     (view,) = ours["external_views"]
     assert (view["name"], view["href"], view["destination"]) == ("Instagram accounts", "instagram/accounts", "nav")

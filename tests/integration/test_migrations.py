@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "metric_refusals",
     "rate_limit_admissions",
     "api_calls",
+    "sync_runs",
 }
 # Tables holding Graph API objects: each keeps the whole object in `raw`.
 ENTITY_TABLES = {
@@ -347,6 +348,7 @@ def _primary_key(conn, table: str) -> list[str]:
         ("publish_jobs", ["job_id"]),
         ("outbound_messages", ["idempotency_key"]),
         ("sync_state", ["account_id", "stream"]),
+        ("sync_runs", ["account_id", "stream", "run_id"]),
     ],
 )
 def test_natural_keys(migrated, table, key):
