@@ -578,3 +578,11 @@ def test_celery_comes_from_our_pins_so_native_and_image_workers_agree():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "worker" in result.stdout
+    # The scheduler loads the executor itself: celery 5.7 removed what provider 3.26.0 imports
+    # (celery.backends.database.retry), while `airflow celery --help` still worked.
+    loaded = subprocess.run(
+        [os.sys.executable, "-c", "from airflow.executors.executor_loader import ExecutorLoader; "
+         "print(ExecutorLoader.import_executor_cls(ExecutorLoader.get_executor_names()[0])[0].__name__)"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"},
+    )
+    assert loaded.returncode == 0 and loaded.stdout.strip().endswith("CeleryExecutor"), loaded.stderr[-2000:]
