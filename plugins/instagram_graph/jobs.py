@@ -314,15 +314,3 @@ def pick_after(candidates: list[tuple[datetime, Any]], started: datetime) -> Any
     if candidates:
         return max(candidates, key=lambda pair: pair[0])[1]
     return None
-
-
-def parse_graph_time(value: str | None) -> datetime | None:
-    """Meta's ``2026-01-11T08:00:00+0000`` (also with ``Z`` or ``+00:00``), or None."""
-    if not value:
-        return None
-    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
-        try:
-            return datetime.strptime(value.replace("Z", "+0000"), pattern)
-        except ValueError:
-            continue
-    return None

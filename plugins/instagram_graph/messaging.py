@@ -39,11 +39,11 @@ from instagram_graph.errors import (
     TransientError,
     advice_for,
 )
+from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.jobs import (
     JobTable,
     OutcomeUnsettled,
     RequestRefused,
-    parse_graph_time,
     pick_after,
     settle_sql,
     text_hash,

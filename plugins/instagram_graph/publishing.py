@@ -68,12 +68,12 @@ from instagram_graph.errors import (
     advice_for,
     classify,
 )
+from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.jobs import (
     JobTable,
     OutcomeUnsettled,
     RequestRefused,
     content_hash,
-    parse_graph_time,
     pick_after,
     settle_sql,
 )

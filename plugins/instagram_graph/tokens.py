@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from instagram_graph.masking import mask_secret
 from instagram_graph import db
 from instagram_graph.errors import TokenExpiredError, TokenInvalidError, reconnect_hint, redact
 
@@ -183,7 +183,7 @@ class TokenStore:
         token = _check_token(token)
         _check_aware(expires_at=expires_at, issued_at=issued_at)
         ciphertext = self._fernet().encrypt(token.encode("utf-8"))
-        _mask(token)
+        mask_secret(token)
         with self._cursor() as cur:
             cur.execute(_UPSERT_ACCOUNT, (account_id, username))
             cur.execute(
@@ -222,7 +222,7 @@ class TokenStore:
             raise TokenInvalidError(f"The access token of Instagram account {account_id} is {status}{reason}. {readd}")
 
         token = self._decrypt(account_id, bytes(ciphertext))
-        _mask(token)
+        mask_secret(token)
         return AccessToken(
             account_id=account_id,
             token=token,
@@ -245,7 +245,7 @@ class TokenStore:
         new_token = _check_token(new_token)
         _check_aware(expires_at=expires_at, issued_at=issued_at)
         ciphertext = self._fernet().encrypt(new_token.encode("utf-8"))
-        _mask(new_token)
+        mask_secret(new_token)
         with self._cursor() as cur:
             cur.execute(_UPDATE_AFTER_REFRESH, (ciphertext, expires_at, issued_at, account_id))
             _require_row(cur, account_id)
@@ -449,25 +449,3 @@ def _require_row(cur: Any, account_id: str, what: str = "token") -> None:
             f"No token stored for Instagram account {account_id}. Add one with: "
             f"{reconnect_hint(account_id)}"
         )
-
-
-def _mask(secret: str) -> None:
-    """Register ``secret`` with Airflow's secrets masker; best effort, never raises.
-
-    Skipped when Airflow is not loaded in this process (the CLI): there is no Airflow log
-    to mask then, and importing it would cost seconds.
-    """
-    if "airflow" not in sys.modules:
-        return
-    try:
-        from airflow.sdk.log import mask_secret
-    except Exception:  # older Airflow 3 layouts
-        try:
-            from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
-        except Exception:
-            log.debug("Airflow secrets masker unavailable; token not registered for masking")
-            return
-    try:
-        mask_secret(secret)
-    except Exception:
-        log.debug("Registering a token with the secrets masker failed", exc_info=True)

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from airflow.sdk import BaseHook
+from instagram_graph.masking import mask_secret
 from instagram_graph import CONNECTION_TYPE
 from instagram_graph.errors import (
     GraphApiError,
@@ -153,7 +154,7 @@ class InstagramGraphHook(BaseHook):
             self._settings = GraphApiSettings.from_connection(conn)
             for secret in (self._settings.app_secret, self._settings.access_token):
                 if secret:
-                    _mask(secret)
+                    mask_secret(secret)
         return self._settings
 
     def get_conn(self) -> requests.Session:
@@ -288,7 +289,7 @@ class InstagramGraphHook(BaseHook):
         if cached is None or _expired(cached):
             cached = self.token_store.get(account_id)  # raises TokenExpiredError when expired
             self._tokens[account_id] = cached
-            _mask(cached.token)
+            mask_secret(cached.token)
         return cached.token
 
     def _note_token_failure(self, account_id: str, error: TokenError) -> None:
@@ -717,7 +718,7 @@ class InstagramGraphHook(BaseHook):
         )
         token = payload.get("access_token")
         if token:
-            _mask(token)
+            mask_secret(token)
         return cast(RefreshedToken, payload)
 
     def revoke(self, account_id: str) -> bool:
@@ -767,13 +768,3 @@ def _page_of(payload: Mapping[str, Any]) -> Page[dict[str, Any]]:
 def _expired(token: Any) -> bool:
     expires_at = getattr(token, "expires_at", None)
     return expires_at is not None and expires_at.timestamp() <= time.time()
-
-
-def _mask(secret: str) -> None:
-    """Register a secret with Airflow's masker so task logs show *** instead."""
-    try:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(secret)
-    except Exception:  # masking is defence in depth; never fail a call over it
-        pass

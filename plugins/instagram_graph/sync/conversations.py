@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
+from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.records import CONVERSATIONS, MESSAGES, conversation_row, message_row
 from instagram_graph.sync.base import SyncResult, SyncRun
 from instagram_graph.warehouse import conversation_times, load
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z") if value else None
 
 
 def sync_conversations(run: SyncRun) -> SyncResult:
@@ -24,7 +20,7 @@ def sync_conversations(run: SyncRun) -> SyncResult:
     run.spend()
     for conversation in run.hook.iter_conversations(run.account_id):
         seen = known.get(conversation["id"])
-        updated = _parse(conversation.get("updated_time"))
+        updated = parse_graph_time(conversation.get("updated_time"))
         if seen is not None and updated is not None and updated <= seen:
             continue
         run.spend()

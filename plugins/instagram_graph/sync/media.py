@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.errors import (
     InsightsUnavailableError,
     InvalidRequestError,
@@ -36,19 +37,13 @@ DEFAULT_LOOKBACK_DAYS = 3
 DEFAULT_COMMENT_DAYS = 7
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
-
-
 def sync_media(run: SyncRun) -> SyncResult:
     """Options: ``lookback_days`` (default 3), ``full_refresh`` (page everything again)."""
     result = SyncResult("media", run.account_id)
     state = read_state(run.conn, run.account_id, "media")
     incremental = state.get("full_load_done") and not run.option("full_refresh", False)
     stop_before = run.interval_end - timedelta(days=run.option("lookback_days", DEFAULT_LOOKBACK_DAYS))
-    newest = _parse_time(state.get("newest_timestamp"))
+    newest = parse_graph_time(state.get("newest_timestamp"))
     seen: set[str] = set()
     oldest_seen: datetime | None = None
     after = None
@@ -66,7 +61,7 @@ def sync_media(run: SyncRun) -> SyncResult:
             )
         )
         seen.update(str(m["id"]) for m in media)
-        stamps = [t for t in (_parse_time(m.get("timestamp")) for m in media) if t]
+        stamps = [t for t in (parse_graph_time(m.get("timestamp")) for m in media) if t]
         if stamps:
             newest = max([newest, *stamps]) if newest else max(stamps)
             oldest_seen = min([oldest_seen, *stamps]) if oldest_seen else min(stamps)
