@@ -169,7 +169,6 @@ class MessageFailed(Exception):
     """The message ended in ``failed``: nothing was sent. The message says why and what to do."""
 
     def __init__(self, message: OutboundMessage, text: str, error: GraphApiError | None = None) -> None:
-        self.outbound = message
         self.error = error
         super().__init__(f"{text} [{message.describe()}]")
 

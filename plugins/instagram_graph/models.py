@@ -8,7 +8,7 @@ kept rather than dropped, and type checkers still know every documented field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, Literal, TypedDict, TypeVar
 
 MediaType = Literal["IMAGE", "VIDEO", "CAROUSEL_ALBUM"]
@@ -126,11 +126,6 @@ class PublishingLimit(TypedDict, total=False):
     config: PublishingLimitConfig
 
 
-class Participant(TypedDict, total=False):
-    id: str
-    username: str
-
-
 class Message(TypedDict, total=False):
     id: str
     created_time: str
@@ -166,8 +161,6 @@ class Page(Generic[T]):
 
     data: list[T]
     after: str | None = None
-    before: str | None = None
-    extra: dict = field(default_factory=dict, repr=False)
 
     @property
     def has_next(self) -> bool:

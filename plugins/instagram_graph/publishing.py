@@ -146,7 +146,6 @@ PUBLISHED_AS = {
     CAROUSEL: PublishedShape("media", frozenset({"FEED"}), frozenset({"CAROUSEL_ALBUM"})),
 }
 LOOKUP_FIELDS = "id,caption,media_type,media_product_type,permalink,timestamp"
-STATES = ("pending", "containers_created", "ready", "publishing", "published", "failed")
 
 
 # --- the request ----------------------------------------------------------------------------

@@ -762,7 +762,7 @@ def _page_of(payload: Mapping[str, Any]) -> Page[dict[str, Any]]:
         after = cursors.get("after")
         if not after:  # some edges omit cursors: read `after` out of the URL, keep nothing else
             after = (parse_qs(urlsplit(paging["next"]).query).get("after") or [None])[0]
-    return Page(data=list(payload.get("data") or []), after=after, before=cursors.get("before"))
+    return Page(data=list(payload.get("data") or []), after=after)
 
 
 def _expired(token: Any) -> bool:
