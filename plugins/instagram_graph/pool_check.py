@@ -74,7 +74,9 @@ def api_server_base_url() -> str:
 def require_graph_api_pool(base_url: str | None = None, *, in_process: bool | None = None) -> None:
     """Raise :class:`GraphApiPoolMissing` (naming the fix) when the api-server says the pool
     does not exist; log and return when the question cannot be answered."""
-    if in_process if in_process is not None else _in_process_run():
+    if in_process is None:
+        in_process = _in_process_run()
+    if in_process:
         log.debug("In-process run (airflow dags test): pools are not used, the pool check is skipped.")
         return
     base_url = base_url or api_server_base_url()
