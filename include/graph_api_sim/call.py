@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from .fields import FieldSpec, parse_fields
 from .params import split_list
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
-    from .tokens import Token
-    from .world import Account
+from .simulator import Simulator
+from .tokens import Token
+from .world import Account
 
 
 @dataclass

@@ -23,13 +23,14 @@ from .call import Call, GraphRequest, GraphResponse
 from .catalog import BASIC, CONTENT_PUBLISH, MANAGE_COMMENTS, MANAGE_INSIGHTS, MANAGE_MESSAGES
 from .errors import GraphError, custom_error, fbtrace_id
 from .faults import DEFAULT_MALFORMED_BODY, Fault
-from .insights import account_insights, media_insights
-from .messaging import send_message
-from .publishing import create_container, publish, publishing_limit
-from .render import get_node, list_conversations, list_edge
+from .handlers.insights import account_insights, media_insights
+from .handlers.messaging import send_message
+from .handlers.publishing import create_container, publish, publishing_limit
+from .handlers.reads import get_node, list_conversations, list_edge
+from .handlers.tokens import exchange_token, refresh_token, revoke_permissions
 from .request_log import redact
 from .simulator import Simulator
-from .tokens import Token, exchange_token, refresh_token, revoke_permissions
+from .tokens import Token
 from .usage import throttle_error
 
 log = logging.getLogger(__name__)

@@ -9,24 +9,27 @@ the harsher reading). Text is limited in UTF-8 bytes, not characters.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import catalog
-from .call import Call
-from .clock import iso
+from .clock import SimClock, iso
+from .config import Settings
 from .errors import GraphError
-from .world import Account, Conversation, Message
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
+from .ids import IdFactory
+from .runtime_nodes import RuntimeNodes
+from .world import Account, Conversation, Message, World
 
 
 class Inbox:
     """Messages sent or received during this run, on top of the seeded conversations."""
 
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
+    def __init__(self, world: World, clock: SimClock, ids: IdFactory, settings: Settings,
+                 nodes: RuntimeNodes) -> None:
+        self._world = world
+        self._clock = clock
+        self._ids = ids
+        self._settings = settings
+        self._nodes = nodes
         self._added: dict[str, list[Message]] = {}  # conversation id -> new messages, oldest first
         self.sent: list[dict[str, Any]] = []
 
@@ -50,25 +53,25 @@ class Inbox:
         user = (conversation.user_id, conversation.user_username)
         sender, recipient = (user, owner) if from_user else (owner, user)
         message = Message(
-            id=self._sim.ids.opaque(f"ig_item:1:IGMessageThread:{conversation.owner_id}:{conversation.user_id}"),
+            id=self._ids.opaque(f"ig_item:1:IGMessageThread:{conversation.owner_id}:{conversation.user_id}"),
             conversation_id=conversation.id, owner_id=conversation.owner_id,
-            created_time=int(self._sim.clock.now()), from_id=sender[0], from_username=sender[1],
+            created_time=int(self._clock.now()), from_id=sender[0], from_username=sender[1],
             to_id=recipient[0], to_username=recipient[1], text=text,
         )
         self._added.setdefault(conversation.id, []).append(message)
-        self._sim.register(message)
+        self._nodes.add(message)
         return message
 
     def send(self, account: Account, recipient_id: str, text: str, tag: str | None) -> Message:
         if tag is not None and tag not in catalog.MESSAGE_TAGS:
             raise GraphError("message_tag_invalid", allowed=", ".join(catalog.MESSAGE_TAGS))
-        if tag == "HUMAN_AGENT" and not self._sim.settings.human_agent_approved:
+        if tag == "HUMAN_AGENT" and not self._settings.human_agent_approved:
             raise GraphError("human_agent_not_approved")
-        conversation = self._sim.world.conversations_by_user.get((account.id, recipient_id))
+        conversation = self._world.conversations_by_user.get((account.id, recipient_id))
         if conversation is None:
             raise GraphError("recipient_unknown")
         window = catalog.HUMAN_AGENT_WINDOW_SECONDS if tag == "HUMAN_AGENT" else catalog.MESSAGING_WINDOW_SECONDS
-        if self._sim.clock.now() - self.last_user_message_at(conversation) > window:
+        if self._clock.now() - self.last_user_message_at(conversation) > window:
             raise GraphError("outside_window")
         message = self._append(conversation, from_user=False, text=text)
         self.sent.append({"account_id": account.id, "message_id": message.id, "conversation_id": conversation.id,
@@ -78,33 +81,3 @@ class Inbox:
     def receive(self, conversation: Conversation, text: str) -> Message:
         """Control endpoint: the customer writes (which reopens the 24 h window)."""
         return self._append(conversation, from_user=True, text=text)
-
-
-def _json_object(value: Any) -> dict[str, Any] | None:
-    """Meta takes ``recipient`` and ``message`` as JSON objects or as JSON-encoded form fields."""
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return None
-        return decoded if isinstance(decoded, dict) else None
-    return None
-
-
-def send_message(call: Call) -> dict[str, Any]:
-    """``POST /me/messages`` with ``{"recipient": {"id": IGSID}, "message": {"text": ...}}``."""
-    recipient = _json_object(call.params.get("recipient"))
-    if not recipient or not recipient.get("id"):
-        raise GraphError("recipient_missing")
-    message = _json_object(call.params.get("message"))
-    text = message.get("text") if message else None
-    if not isinstance(text, str) or not text:
-        raise GraphError("message_missing")
-    size = len(text.encode("utf-8"))
-    if size > catalog.MESSAGE_MAX_BYTES:
-        raise GraphError("message_too_long", limit=catalog.MESSAGE_MAX_BYTES, length=size)
-    recipient_id = str(recipient["id"])
-    sent = call.sim.inbox.send(call.account, recipient_id, text, call.param("tag"))
-    return {"recipient_id": recipient_id, "message_id": sent.id}

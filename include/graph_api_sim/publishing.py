@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from . import catalog
-from .call import Call
-from .clock import iso
+from .clock import SimClock, iso
+from .config import Settings
 from .container_params import Draft, check_params
+from .deletions import Deletions
 from .errors import GraphError
-from .params import split_list
+from .ids import IdFactory
 from .paging import HeadedListing
-from .world import MEDIA_HOST, Account, Media
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
+from .params import split_list
+from .runtime_nodes import RuntimeNodes
+from .world import MEDIA_HOST, Account, Media, World
 
 HASHTAG = re.compile(r"#\w+")
 TRUE_VALUES = ("true", "1", "yes")
@@ -93,13 +93,19 @@ class PublishRefusal:
 class PublishingDesk:
     """Containers and posts made during this run (cleared by a reset)."""
 
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
+    def __init__(self, world: World, clock: SimClock, ids: IdFactory, settings: Settings, deletions: Deletions,
+                 nodes: RuntimeNodes) -> None:
+        self._world = world
+        self._clock = clock
+        self._ids = ids
+        self._settings = settings
+        self._deletions = deletions
+        self._nodes = nodes
         self.containers: dict[str, Container] = {}
         self.published: list[PublishedPost] = []
         self.refusals: list[PublishRefusal] = []
-        self._feed_head: dict[str, list[Media]] = {account.id: [] for account in sim.world.accounts}
-        self._story_head: dict[str, list[Media]] = {account.id: [] for account in sim.world.accounts}
+        self._feed_head: dict[str, list[Media]] = {account.id: [] for account in world.accounts}
+        self._story_head: dict[str, list[Media]] = {account.id: [] for account in world.accounts}
         # The seeded feed less deleted media, per account that has deletions (else account.feed itself).
         self._feed_tail: dict[str, tuple[list[Media], dict[str, int]]] = {}
 
@@ -112,7 +118,7 @@ class PublishingDesk:
 
     def new_posts(self, account: Account, include_deleted: bool = False) -> list[Media]:
         """Feed posts published in this run (and not deleted), newest first."""
-        deleted = set() if include_deleted else self._sim.deletions
+        deleted = set() if include_deleted else self._deletions
         return [media for media in self._feed_head[account.id] if media.id not in deleted]
 
     def _seeded_feed(self, account: Account) -> tuple[list[Media], dict[str, int]]:
@@ -126,28 +132,28 @@ class PublishingDesk:
         return len(self.new_posts(account)) + len(self._seeded_feed(account)[0])
 
     def live_stories(self, account: Account, include_deleted: bool = False) -> list[Media]:
-        horizon = self._sim.clock.now() - catalog.STORY_LIFETIME_SECONDS
-        deleted = set() if include_deleted else self._sim.deletions
+        horizon = self._clock.now() - catalog.STORY_LIFETIME_SECONDS
+        deleted = set() if include_deleted else self._deletions
         return [story for story in (*self._story_head[account.id], *account.stories)
                 if story.timestamp > horizon and story.id not in deleted]
 
     def forget(self, media: Media) -> None:
         """A deleted seeded media leaves the list /media pages through (rebuilt once per deletion)."""
-        account = self._sim.world.account(media.owner_id)
+        account = self._world.account(media.owner_id)
         if account is None or media.id not in account.feed_index:
             return  # a story, or a post of this run (filtered on the fly)
         kept = [item for item in self._seeded_feed(account)[0] if item.id != media.id]
         self._feed_tail[account.id] = (kept, {item.id: i for i, item in enumerate(kept)})
 
     def is_live(self, story: Media) -> bool:
-        return story.timestamp > self._sim.clock.now() - catalog.STORY_LIFETIME_SECONDS
+        return story.timestamp > self._clock.now() - catalog.STORY_LIFETIME_SECONDS
 
     def status_code(self, container: Container) -> str:
         if container.published_media_id:
             return "PUBLISHED"
         if container.forced_status:
             return container.forced_status
-        now = self._sim.clock.now()
+        now = self._clock.now()
         if now - container.created_at >= catalog.CONTAINER_LIFETIME_SECONDS:
             return "EXPIRED"
         if now < container.finish_at:
@@ -162,7 +168,7 @@ class PublishingDesk:
         return catalog.CONTAINER_STATUS_TEXT[code]
 
     def quota_usage(self, account_id: str, since: float | None = None) -> int:
-        horizon = self._sim.clock.now() - catalog.PUBLISH_QUOTA_DURATION
+        horizon = self._clock.now() - catalog.PUBLISH_QUOTA_DURATION
         if since is not None:
             horizon = max(horizon, since)
         return sum(1 for post in self.published if post.account_id == account_id and post.published_at > horizon)
@@ -182,7 +188,7 @@ class PublishingDesk:
         url_param = next((name for name in kind.url_params if params.get(name)), None)
         video = url_param == "video_url" if url_param else kind.video
         options = check_params(params, Draft(media_type, kind, is_item, video))
-        now = self._sim.clock.now()
+        now = self._clock.now()
         children: tuple[str, ...] = ()
         media_url = None
         if media_type == "CAROUSEL":
@@ -205,17 +211,17 @@ class PublishingDesk:
                      if c.owner_id == account.id and now - c.created_at < catalog.DAY)
         if recent >= catalog.CONTAINERS_PER_DAY:
             raise GraphError("container_quota", limit=catalog.CONTAINERS_PER_DAY)
-        processing = self._sim.settings.container_finish_seconds
+        processing = self._settings.container_finish_seconds
         if video:
             processing *= catalog.VIDEO_PROCESSING_FACTOR
         container = Container(
-            id=self._sim.ids.numeric("182"), owner_id=account.id, media_type_param=media_type, kind=kind,
+            id=self._ids.numeric("182"), owner_id=account.id, media_type_param=media_type, kind=kind,
             is_carousel_item=is_item, media_url=media_url, video=video, caption=caption,
             alt_text=_text(params.get("alt_text")), children=children, created_at=now, finish_at=now + processing,
             error=_error_trigger(media_url), options=options,
         )
         self.containers[container.id] = container
-        self._sim.register(container)
+        self._nodes.add(container)
         return container
 
     def _check_children(self, account: Account, raw: Any) -> tuple[str, ...]:
@@ -276,9 +282,9 @@ class PublishingDesk:
             raise GraphError("container_failed", reason=self.status_text(container))
         if status != "FINISHED":
             raise GraphError("media_not_ready")
-        if self.quota_usage(account.id) >= self._sim.settings.publish_quota:
+        if self.quota_usage(account.id) >= self._settings.publish_quota:
             raise GraphError("publish_quota")
-        now = self._sim.clock.now()
+        now = self._clock.now()
         media = self._make_media(account, container, now)
         if container.kind.product_type == catalog.PRODUCT_STORY:
             self._story_head[account.id].insert(0, media)
@@ -290,7 +296,7 @@ class PublishingDesk:
         return media
 
     def _make_media(self, account: Account, container: Container, now: float) -> Media:
-        ids = self._sim.ids
+        ids = self._ids
         kind = container.kind
         media_type = "VIDEO" if container.video else kind.media_type
         media_id = ids.numeric("179")
@@ -320,9 +326,9 @@ class PublishingDesk:
             child_container.published_media_id = child.id
             child_container.published_at = now
             children.append(child)
-            self._sim.register(child)
+            self._nodes.add(child)
         media.children = tuple(children)
-        self._sim.register(media)
+        self._nodes.add(media)
         return media
 
     def force_status(self, container_id: str, status_code: str | None, reason: str | None) -> Container:
@@ -330,7 +336,7 @@ class PublishingDesk:
         container = self.containers[container_id]
         if status_code == "ERROR":
             container.error = (2207001, reason or "Instagram server error")
-            container.finish_at = min(container.finish_at, self._sim.clock.now())
+            container.finish_at = min(container.finish_at, self._clock.now())
             container.forced_status = None
         else:
             container.forced_status = status_code
@@ -357,39 +363,3 @@ def _error_trigger(media_url: str | None) -> tuple[int, str] | None:
         if word in path:
             return subcode, reason
     return None
-
-
-# --- route handlers -----------------------------------------------------------------------
-
-
-def create_container(call: Call) -> dict[str, Any]:
-    """``POST /{ig-user-id}/media``."""
-    return {"id": call.sim.publishing.create_container(call.account, call.params).id}
-
-
-def publish(call: Call) -> dict[str, Any]:
-    """``POST /{ig-user-id}/media_publish?creation_id=``."""
-    return {"id": call.sim.publishing.publish(call.account, call.param("creation_id")).id}
-
-
-LIMIT_FIELDS = ("quota_usage", "config")
-
-
-def publishing_limit(call: Call) -> dict[str, Any]:
-    """``GET /{ig-user-id}/content_publishing_limit?fields=quota_usage,config``."""
-    requested = [name.strip() for name in (call.param("fields") or "quota_usage").split(",") if name.strip()]
-    for name in requested:
-        if name not in LIMIT_FIELDS:
-            raise GraphError("nonexisting_field", field=name, node_type="ContentPublishingLimit")
-    since = call.param("since")
-    try:
-        since_ts = float(since) if since else None
-    except ValueError:
-        raise GraphError("invalid_parameter", detail="since must be a unix timestamp") from None
-    entry: dict[str, Any] = {}
-    if "quota_usage" in requested:
-        entry["quota_usage"] = call.sim.publishing.quota_usage(call.account.id, since_ts)
-    if "config" in requested:
-        entry["config"] = {"quota_total": call.sim.settings.publish_quota,
-                           "quota_duration": catalog.PUBLISH_QUOTA_DURATION}
-    return {"data": [entry]}

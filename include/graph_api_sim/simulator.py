@@ -15,6 +15,7 @@ from .ids import IdFactory, stable_int
 from .messaging import Inbox
 from .publishing import PublishingDesk
 from .request_log import RequestLog
+from .runtime_nodes import RuntimeNodes
 from .tokens import TokenBook
 from .usage import BurstLimiter, UsageMeter
 from .world import Comment, Media, World
@@ -38,22 +39,20 @@ class Simulator:
         seed = self.config.seed
         self.clock = SimClock()
         self.settings = Settings.from_config(self.config, self.default_app_secret)
-        self.runtime_nodes: dict[str, Any] = {}
+        self.runtime_nodes = RuntimeNodes()
         self.ids = IdFactory(f"{seed}:runtime", taken=self.exists)
         self.tokens = TokenBook(self.world, self.clock, self.ids)
-        self.publishing = PublishingDesk(self)
-        self.inbox = Inbox(self)
+        self.deletions = Deletions()
+        self.publishing = PublishingDesk(self.world, self.clock, self.ids, self.settings, self.deletions,
+                                         self.runtime_nodes)
+        self.inbox = Inbox(self.world, self.clock, self.ids, self.settings, self.runtime_nodes)
         self.usage = UsageMeter(self.clock, self.settings, [account.id for account in self.world.accounts])
         # Messaging has its own per-second limits instead of the platform's (BUC) hourly one.
         self.conversation_reads = BurstLimiter(self.clock, lambda: self.settings.conversations_calls_per_second)
         self.message_sends = BurstLimiter(self.clock, lambda: self.settings.send_calls_per_second)
-        self.deletions = Deletions()
         self.faults = FaultRegistry(seed)
         self.log = RequestLog()
         self.status_rng = random.Random(f"graph-api-sim:{seed}:http-status")
-
-    def register(self, node: Any) -> None:
-        self.runtime_nodes[node.id] = node
 
     def exists(self, object_id: str) -> bool:
         return object_id in self.runtime_nodes or self.world.node(object_id) is not None

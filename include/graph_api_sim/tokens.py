@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import catalog
-from .call import Call
 from .clock import SimClock, http_date
 from .errors import GraphError
 from .ids import IdFactory
@@ -142,33 +141,3 @@ class TokenBook:
             "revoked": grant.revoked,
             "requires_appsecret_proof": grant.requires_appsecret_proof,
         }
-
-
-# --- route handlers -----------------------------------------------------------------------
-
-
-def revoke_permissions(call: Call) -> dict[str, Any]:
-    """``DELETE /me/permissions``: the user withdraws the app; every token of the account dies."""
-    call.sim.tokens.revoke(call.account.id)
-    return {"success": True}
-
-
-def refresh_token(call: Call) -> dict[str, Any]:
-    """``GET /refresh_access_token?grant_type=ig_refresh_token&access_token=LONG``."""
-    if call.param("grant_type") != "ig_refresh_token":
-        raise GraphError("grant_type_invalid", expected="ig_refresh_token")
-    fresh = call.sim.tokens.refresh(call.token)
-    return {"access_token": fresh.value, "token_type": "bearer", "expires_in": catalog.TOKEN_LIFETIME_SECONDS}
-
-
-def exchange_token(call: Call) -> dict[str, Any]:
-    """``GET /access_token?grant_type=ig_exchange_token&client_secret=..&access_token=SHORT``.
-
-    The simulator has no short-lived tokens: any valid token of the account stands in.
-    """
-    if call.param("grant_type") != "ig_exchange_token":
-        raise GraphError("grant_type_invalid", expected="ig_exchange_token")
-    if call.param("client_secret") != call.sim.settings.app_secret:
-        raise GraphError("client_secret_invalid")
-    fresh = call.sim.tokens.issue(call.account.id)
-    return {"access_token": fresh.value, "token_type": "bearer", "expires_in": catalog.TOKEN_LIFETIME_SECONDS}

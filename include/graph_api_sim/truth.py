@@ -13,8 +13,16 @@ from typing import Any
 from . import catalog
 from .clock import iso
 from .ids import legacy_id
-from .insights import (account_series, account_total, demographic_total, media_refusal, media_values,
-                       parse_time, split, supported_metrics)
+from .insights import (
+    account_series,
+    account_total,
+    demographic_total,
+    media_refusal,
+    media_values,
+    parse_time,
+    split,
+    supported_metrics,
+)
 from .simulator import Simulator
 from .world import Account, Comment, Conversation, Media, Message
 

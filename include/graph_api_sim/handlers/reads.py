@@ -1,20 +1,22 @@
-"""Reading nodes and edges: field selection, expansion and paged edge listings."""
+"""Reading nodes and edges: field selection, expansion and paged edge listings.
+
+``GET /{id}``, ``GET /{id}/{edge}`` and ``GET /me/conversations``, and the ``fields=``
+expansion of edges inside them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import catalog
-from .call import Call
-from .clock import iso
-from .errors import GraphError
-from .fields import FieldSpec, check_fields, default_specs, format_fields
-from .ids import legacy_id
-from .paging import ItemListing, Listing, Page, encode_cursor, parse_limit, take_page
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
+from .. import catalog
+from ..call import Call
+from ..clock import iso
+from ..errors import GraphError
+from ..fields import FieldSpec, check_fields, default_specs, format_fields
+from ..ids import legacy_id
+from ..paging import ItemListing, Listing, Page, encode_cursor, parse_limit, take_page
+from ..simulator import Simulator
 
 Getter = Callable[[Call, Any], Any]
 
