@@ -77,6 +77,7 @@ from instagram_graph.jobs import (
     pick_after,
     settle_sql,
 )
+from instagram_graph.triggers.events import ContainerStatusEvent
 from instagram_graph.validation import instagram_id, plain_text
 
 log = logging.getLogger(__name__)
@@ -846,25 +847,23 @@ class Publisher(JobTable):
                 return result
             job = result
 
-    def accept_wait_result(self, job: PublishJob, event: Mapping[str, Any]) -> dict[str, str]:
+    def accept_wait_result(self, job: PublishJob, event: ContainerStatusEvent) -> dict[str, str]:
         """Apply the container trigger's event; returns the statuses it reported.
 
         :raises PublishFailed: ERROR, EXPIRED, a timeout, or a failure while polling.
         """
-        status = event.get("status")
-        if status == "FINISHED":
-            return {str(k): str(v) for k, v in (event.get("statuses") or {}).items()}
-        container_id = event.get("container_id")
-        which = self._which_container(job, container_id)
-        if status == "ERROR":
-            reason = event.get("reason") or "no reason given"
+        if event.status == "FINISHED":
+            return dict(event.statuses)
+        which = self._which_container(job, event.container_id)
+        if event.status == "ERROR":
+            reason = event.reason or "no reason given"
             self._fail(
                 job,
                 f"Instagram could not process {which}: {reason} Nothing was published. Check that the media URL is "
                 "public, reachable over HTTPS and a supported file (JPEG image; MP4/MOV video), then trigger again.",
                 subcode=_status_subcode(reason),
             )
-        if status == "EXPIRED":
+        if event.status == "EXPIRED":
             self._fail(
                 job,
                 f"{which} expired before it was published (containers live 24 hours). Nothing was published. "
@@ -872,8 +871,8 @@ class Publisher(JobTable):
                 code=-2,
                 subcode=2207020,
             )
-        if status == "TIMEOUT":
-            waited = int(float(event.get("waited_seconds") or 0))
+        if event.status == "TIMEOUT":
+            waited = int(event.waited_seconds)
             not_ready = self._not_ready_error(job)
             if not_ready is not None:
                 self._fail(
@@ -884,19 +883,19 @@ class Publisher(JobTable):
                     "first: trigger again, with a longer wait_timeout_minutes if it happens again.",
                     error=not_ready,
                 )
-            pending = ", ".join(event.get("pending") or []) or "?"
+            pending = ", ".join(event.pending) or "?"
             self._fail(
                 job,
                 f"Container(s) {pending} were still processing after {waited} s (the wait timeout). Nothing was "
                 "published. Trigger again with a longer wait_timeout_minutes (long videos take minutes).",
             )
-        message = event.get("message") or "the status check failed"
+        message = event.message or "the status check failed"
         self._fail(
             job,
-            f"Checking {which} failed: {event.get('error', 'error')}: {message}. Nothing was published. "
+            f"Checking {which} failed: {event.error or 'error'}: {message}. Nothing was published. "
             "Fix the cause (see the message), then trigger again.",
-            code=event.get("code"),
-            subcode=event.get("subcode"),
+            code=event.code,
+            subcode=event.subcode,
         )
 
     # --- the steps, one per state ---------------------------------------------------------

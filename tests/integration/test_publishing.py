@@ -25,6 +25,7 @@ from instagram_graph.publishing import (
     PublishRequest,
 )
 from instagram_graph.triggers.container_status import ContainerStatusTrigger
+from instagram_graph.triggers.events import ContainerStatusEvent
 from instagram_graph.validation import InvalidInput
 
 from .conftest import when_settled
@@ -57,13 +58,14 @@ def rows(connect, sql: str, params: tuple = ()) -> list[tuple]:
         return cur.fetchall()
 
 
-def run_trigger(trigger: ContainerStatusTrigger) -> dict:
+def run_trigger(trigger: ContainerStatusTrigger) -> ContainerStatusEvent:
+    """The trigger's first event, read back from its JSON payload as the resumed task does."""
     async def first_event():
         async for event in trigger.run():
-            return event.payload
+            return json.loads(json.dumps(event.payload))
         raise AssertionError("the trigger ended without an event")
 
-    return asyncio.run(first_event())
+    return ContainerStatusEvent.from_payload(asyncio.run(first_event()))
 
 
 def drive(publisher: Publisher, job: PublishJob, *, wait_seconds: float = 20.0) -> PublishJob:
@@ -551,7 +553,7 @@ def test_an_expired_container_and_a_wait_timeout_end_the_job(publisher, sim, acc
     wait = publisher.advance(job)
     event = run_trigger(ContainerStatusTrigger(account_id=account["id"], container_ids=wait.container_ids,
                                                deadline=time.time() + 0.3, poll_intervals=(0.1,)))
-    assert event["status"] == "TIMEOUT" and event["pending"] == list(wait.container_ids)
+    assert event.status == "TIMEOUT" and event.pending == wait.container_ids
     with pytest.raises(PublishFailed, match="still processing after"):
         publisher.accept_wait_result(publisher.load("timeout"), event)
 
@@ -560,7 +562,7 @@ def test_an_expired_container_and_a_wait_timeout_end_the_job(publisher, sim, acc
     sim.set_container(wait.container_ids[0], "EXPIRED")
     event = run_trigger(ContainerStatusTrigger(account_id=account["id"], container_ids=wait.container_ids,
                                                deadline=time.time() + 10, poll_intervals=(0.1,)))
-    assert event["status"] == "EXPIRED"
+    assert event.status == "EXPIRED"
     with pytest.raises(PublishFailed, match="expired before it was published"):
         publisher.accept_wait_result(publisher.load("timeout"), event)
     assert rows(connect, "SELECT error_code, error_subcode FROM instagram.publish_jobs") == [(-2, 2207020)]
@@ -634,7 +636,7 @@ def test_not_ready_waits_at_least_30_s_and_fails_with_the_advice_when_the_wait_t
     event = run_trigger(ContainerStatusTrigger(account_id=account["id"], container_ids=wait.container_ids,
                                                deadline=time.time() + 1.0, poll_intervals=FAST_POLLS,
                                                not_before=wait.not_before))
-    assert event["status"] == "TIMEOUT"
+    assert event.status == "TIMEOUT"
     assert sim.requests() == [], "nothing is asked before the wait is over"
     with pytest.raises(PublishFailed) as failed:
         publisher.accept_wait_result(publisher.load("patience"), event)

@@ -8,6 +8,7 @@ sleeps move forward; tests/integration/test_publishing.py runs it against the si
 from __future__ import annotations
 
 import asyncio
+import json
 from itertools import islice
 
 import pytest
@@ -19,6 +20,7 @@ from instagram_graph.publishing import WaitFor
 from instagram_graph.settings import GraphApiSettings
 from instagram_graph.triggers import container_status
 from instagram_graph.triggers.container_status import DEFAULT_POLL_INTERVALS, ContainerStatusTrigger, poll_pauses
+from instagram_graph.triggers.events import ContainerStatusEvent
 
 START = 1_000_000.0
 
@@ -164,3 +166,27 @@ def test_the_operator_defers_with_the_connections_schedule_and_one_deadline() ->
                                                                                   START + 300)
     assert deferred.value.method_name == "resume"
     assert deferred.value.kwargs == {"wait_deadline": START + 300}, "the next wait keeps this deadline"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"status": "FINISHED", "statuses": {"182": "FINISHED", "183": "PUBLISHED"}},
+        {"status": "ERROR", "container_id": "182", "reason": "Error: bad file (2207052)", "statuses": {}},
+        {"status": "EXPIRED", "container_id": "182", "reason": "EXPIRED", "statuses": {"181": "FINISHED"}},
+        {"status": "TIMEOUT", "pending": ["182"], "waited_seconds": 100.0, "statuses": {}},
+        {"status": "FAILED", "container_id": "182", "error": "InvalidRequestError", "message": "gone", "code": 100,
+         "subcode": 33},
+    ],
+)
+def test_an_event_reads_back_from_its_json_payload_unchanged(payload: dict) -> None:
+    """The payload keeps its shape, so a task deferred by an older version resumes with it."""
+    event = ContainerStatusEvent.from_payload(json.loads(json.dumps(payload)))
+    assert event.to_payload() == payload
+    assert ContainerStatusEvent.from_payload(event.to_payload()) == event
+
+
+def test_the_trigger_sends_the_typed_event(clock) -> None:
+    hook = Statuses(clock, "IN_PROGRESS")
+    event = ContainerStatusEvent.from_payload(run(trigger(deadline=START + 100, poll_intervals=(5, 60)), hook))
+    assert (event.status, event.pending, event.waited_seconds) == ("TIMEOUT", ("182",), 100.0)

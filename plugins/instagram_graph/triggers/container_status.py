@@ -11,11 +11,9 @@ Checks follow Meta's guidance: the connection's ``status_poll_intervals`` (a few
 checks, then about one a minute; the last pause repeats). After Meta answered "not ready"
 the trigger also waits until ``not_before`` before it checks or reports anything.
 
-Events (one, then the trigger ends):
-``{"status": "FINISHED", "statuses": {id: "FINISHED"|"PUBLISHED"}}`` every container is done;
-``{"status": "ERROR"|"EXPIRED", "container_id", "reason", "statuses"}`` one failed, with Meta's reason;
-``{"status": "TIMEOUT", "pending": [ids], "waited_seconds", "statuses"}`` the deadline passed;
-``{"status": "FAILED", "container_id", "error", "message", "code", "subcode"}`` a call failed for good.
+It sends one event, then ends: a :class:`~instagram_graph.triggers.events.ContainerStatusEvent`
+as its payload (all containers FINISHED, one in ERROR/EXPIRED, the deadline passed, or a
+call that failed for good).
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from instagram_graph.errors import GraphApiError, RateLimitError, TransientError
 from instagram_graph.settings import GraphApiSettings
+from instagram_graph.triggers.events import ContainerStatusEvent
 
 DONE = ("FINISHED", "PUBLISHED")
 FAILED = ("ERROR", "EXPIRED")
@@ -109,14 +108,7 @@ class ContainerStatusTrigger(BaseTrigger):
         return InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
 
     def _timeout(self, started: float, pending: list[str], statuses: dict[str, str]) -> TriggerEvent:
-        return TriggerEvent(
-            {
-                "status": "TIMEOUT",
-                "pending": pending,
-                "waited_seconds": round(time.time() - started, 1),
-                "statuses": statuses,
-            }
-        )
+        return _event(ContainerStatusEvent.timeout(pending, round(time.time() - started, 1), statuses))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.time()
@@ -145,12 +137,12 @@ class ContainerStatusTrigger(BaseTrigger):
                         self.log.warning("Polling container %s failed (%s); polling again", container_id, exc)
                         break
                     except GraphApiError as exc:
-                        yield TriggerEvent(_failure(container_id, exc))
+                        yield _event(ContainerStatusEvent.call_failed(container_id, exc))
                         return
                     except Exception as exc:  # token store, warehouse or connection trouble
                         errors_in_a_row += 1
                         if errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
-                            yield TriggerEvent(_failure(container_id, exc))
+                            yield _event(ContainerStatusEvent.call_failed(container_id, exc))
                             return
                         self.log.warning("Polling container %s failed (%s: %s); polling again",
                                          container_id, type(exc).__name__, exc)
@@ -162,18 +154,15 @@ class ContainerStatusTrigger(BaseTrigger):
                         pending.remove(container_id)
                     elif code in FAILED:
                         self.log.info("Container %s is %s: %s", container_id, code, status.get("status"))
-                        yield TriggerEvent(
-                            {
-                                "status": code,
-                                "container_id": container_id,
-                                "reason": status.get("status") or code,
-                                "statuses": statuses,
-                            }
+                        yield _event(
+                            ContainerStatusEvent.container_failed(
+                                code, container_id, status.get("status") or code, statuses
+                            )
                         )
                         return
                 if not pending:
                     self.log.info("Containers %s are done", ", ".join(self.container_ids) or "(none)")
-                    yield TriggerEvent({"status": "FINISHED", "statuses": statuses})
+                    yield _event(ContainerStatusEvent.finished(statuses))
                     return
                 if time.time() >= self.deadline:
                     yield self._timeout(started, pending, statuses)
@@ -192,13 +181,5 @@ def _legacy_schedule(first: float, longest: float) -> tuple[float, ...]:
     return tuple(pauses)
 
 
-def _failure(container_id: str, error: BaseException) -> dict[str, Any]:
-    """An event for a call that failed for good; GraphApiError messages hold no token."""
-    return {
-        "status": "FAILED",
-        "container_id": container_id,
-        "error": type(error).__name__,
-        "message": str(error),
-        "code": getattr(error, "code", None),
-        "subcode": getattr(error, "subcode", None),
-    }
+def _event(event: ContainerStatusEvent) -> TriggerEvent:
+    return TriggerEvent(event.to_payload())
