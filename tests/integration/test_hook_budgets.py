@@ -48,7 +48,7 @@ def test_the_window_length_setting_is_the_limiters_window(sim, token_store, redi
 
 def test_messaging_calls_leave_the_platform_window_untouched(make_hook, sim, account) -> None:
     hook = make_hook(slot_lease_max=1)
-    platform = hook.budgets.limiter("platform")
+    platform = hook.budgets.platform
     hook.get_profile(account["id"])
     assert platform.usage(account["id"]) == 1
     to = inside_window(sim, account["id"])
@@ -64,7 +64,7 @@ def test_messaging_calls_leave_the_platform_window_untouched(make_hook, sim, acc
     made = sim.requests()
     assert len(made) == 20 and {r["status"] for r in made} == {200}
     assert platform.usage(account["id"]) == 1, "20 messaging calls took no platform slot"
-    assert hook.budgets.limiter("send").usage(account["id"]) > 0, "sends spent the send budget"
+    assert hook.budgets.messaging["send"].usage(account["id"]) > 0, "sends spent the send budget"
     hook.get_profile(account["id"])
     assert platform.usage(account["id"]) == 2, "while a platform call does"
 

@@ -469,20 +469,6 @@ def test_a_pause_set_by_another_worker_is_seen_when_the_lease_ends(redis_client)
     assert limiter.usage("acct") == 1 + 2 + 4
 
 
-def test_drop_gives_the_lease_back_at_once(redis_client) -> None:
-    from instagram_graph.rate_limit import RedisRateLimiter, SlotLeases
-
-    limiter = RedisRateLimiter(redis_client, limit=1000, window_seconds=60)
-    slots = SlotLeases(limiter, max_lease=8)
-    for _ in range(4):
-        slots.take("acct")
-    assert limiter.usage("acct") == 1 + 2 + 4
-    slots.drop("acct")
-    assert limiter.usage("acct") == 4
-    slots.take("acct")
-    assert limiter.usage("acct") == 5, "after a drop the lease starts small again"
-
-
 # --- window length and call budgets ------------------------------------------------------------
 
 
@@ -530,9 +516,9 @@ def test_messaging_budgets_leave_the_platform_window_untouched(redis_client) -> 
     for _ in range(20):
         assert budgets.take("conversations", "acct").wait == 0.0
 
-    assert budgets.limiter("platform").usage("acct") == 1
-    assert budgets.limiter("send").usage("acct") == 20
-    assert budgets.limiter("conversations").usage("acct") == 20
+    assert budgets.platform.usage("acct") == 1
+    assert budgets.messaging["send"].usage("acct") == 20
+    assert budgets.messaging["conversations"].usage("acct") == 20
     assert redis_client.exists("ig:rate_limit:send:acct", "ig:rate_limit:conversations:acct") == 2
 
 
@@ -572,7 +558,7 @@ def test_a_platform_pause_leaves_messaging_alone(redis_client) -> None:
     for _ in range(4):
         budgets.take("platform", "acct")  # holding a lease of 4 with 3 slots unused
     assert budgets.pause("platform", "acct", None) == PLATFORM_THROTTLE_PAUSE
-    assert budgets.limiter("platform").usage("acct") == 4, "the unused leased slots went back"
+    assert budgets.platform.usage("acct") == 4, "the unused leased slots went back"
     budgets.throttle.pause("app", "acct", 60, app_wide=True)  # and app usage at 100 %
 
     assert budgets.take("platform", "acct").paused

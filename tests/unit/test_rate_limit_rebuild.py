@@ -268,5 +268,5 @@ def test_slots_the_warehouse_could_not_take_are_written_later(redis_client, sche
 
 def test_messaging_budgets_keep_no_record(redis_client, link) -> None:
     budgets = CallBudgets(guarded(redis_client, link), UsageThrottle(redis_client), app_id="app")
-    assert budgets.limiter("platform").guarded
-    assert not budgets.limiter("send").guarded and not budgets.limiter("conversations").guarded
+    assert budgets.platform.guarded
+    assert not budgets.messaging["send"].guarded and not budgets.messaging["conversations"].guarded

@@ -61,6 +61,7 @@ from instagram_graph.models import (
     RefreshedToken,
     SentMessage,
 )
+from instagram_graph.rate_limit.redis_client import call_budgets, platform_limiter, redis_from_connection, usage_throttle
 from instagram_graph.retries import build_retrying
 from instagram_graph.call_audit import TRACE_HEADER, CallAudit
 from instagram_graph.settings import GraphApiSettings
@@ -185,29 +186,9 @@ class InstagramGraphHook(BaseHook):
         return self._token_store
 
     def _redis(self) -> Any:
-        """A client for the ``instagram_redis`` connection.
-
-        Built here rather than by RedisHook, which ignores the database number in a URI
-        (``redis://host:6379/2``) and would silently share database 0 with everything else.
-        Short socket timeouts: an unreachable Redis must fail the call fast (closed), not hang.
-        """
-        import redis
-
-        if self._redis_client is not None:
-            return self._redis_client
-        conn = self.get_connection(self.redis_conn_id)
-        extra = conn.extra_dejson
-        db = extra.get("db", conn.schema or 0)
-        self._redis_client = redis.Redis(
-            host=conn.host or "127.0.0.1",
-            port=conn.port or 6379,
-            db=int(db),
-            username=conn.login or None,
-            password=conn.password or None,
-            ssl=bool(extra.get("ssl", False)),
-            socket_timeout=5,
-            socket_connect_timeout=5,
-        )
+        """A client for the ``instagram_redis`` connection, made once per hook."""
+        if self._redis_client is None:
+            self._redis_client = redis_from_connection(self.get_connection(self.redis_conn_id))
         return self._redis_client
 
     @property
@@ -215,39 +196,20 @@ class InstagramGraphHook(BaseHook):
         """The platform window, guarded by a durable record of what it admits (a window Redis
         loses is rebuilt from it: see ``instagram_graph.admission_record``)."""
         if self._rate_limiter is None:
-            from instagram_graph.admission_record import AdmissionRecord
-            from instagram_graph.rate_limit import RedisRateLimiter
-
-            window = self.settings.window_seconds
-            self._rate_limiter = RedisRateLimiter(
-                self._redis(),
-                limit=self.settings.calls_per_hour,
-                window_seconds=window,
-                record=AdmissionRecord(self._warehouse_link, window_seconds=window),
-            )
+            self._rate_limiter = platform_limiter(self._redis(), self.settings, self._warehouse_link)
         return self._rate_limiter
 
     @property
     def throttle(self) -> Any:
         if self._throttle is None:
-            from instagram_graph.rate_limit import UsageThrottle
-
-            self._throttle = UsageThrottle(self._redis(), threshold_pct=self.settings.usage_threshold_pct)
+            self._throttle = usage_throttle(self._redis(), self.settings)
         return self._throttle
 
     @property
     def budgets(self) -> Any:
         """The call budgets (platform, conversations, send) and this hook's leased slots."""
         if self._budgets is None:
-            from instagram_graph.rate_limit import CallBudgets
-
-            self._budgets = CallBudgets(
-                self.rate_limiter,
-                self.throttle,
-                app_id=self.settings.app_id,
-                slot_lease_max=self.settings.slot_lease_max,
-                messaging_calls_per_second=self.settings.messaging_calls_per_second,
-            )
+            self._budgets = call_budgets(self.rate_limiter, self.throttle, self.settings)
         return self._budgets
 
     @property
