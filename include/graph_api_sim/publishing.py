@@ -11,7 +11,6 @@ does not exist or has expired"); tests can queue either answer (``PublishRefusal
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -19,17 +18,13 @@ from urllib.parse import urlparse
 from . import catalog
 from .clock import SimClock, iso
 from .config import Settings
-from .container_params import Draft, check_params
+from .container_params import Draft
 from .deletions import Deletions
 from .errors import GraphError
 from .ids import IdFactory
 from .paging import HeadedListing
-from .params import split_list
 from .runtime_nodes import RuntimeNodes
 from .world import MEDIA_HOST, Account, Media, World
-
-HASHTAG = re.compile(r"#\w+")
-TRUE_VALUES = ("true", "1", "yes")
 
 
 @dataclass(eq=False)
@@ -175,60 +170,29 @@ class PublishingDesk:
 
     # --- writes -----------------------------------------------------------------------
 
-    def create_container(self, account: Account, params: dict[str, Any]) -> Container:
-        media_type = _text(params.get("media_type"))
-        media_type = media_type.upper() if media_type else None
-        kind = catalog.CONTAINER_KINDS.get(media_type)
-        if kind is None:
-            allowed = ", ".join(k for k in catalog.CONTAINER_KINDS if k)
-            raise GraphError("media_type_invalid", media_type=media_type, allowed=allowed)
-        is_item = (_text(params.get("is_carousel_item")) or "").lower() in TRUE_VALUES
-        if is_item and not kind.carousel_item_allowed:
-            raise GraphError("carousel_invalid", detail=f"{media_type} media cannot be a carousel item")
-        url_param = next((name for name in kind.url_params if params.get(name)), None)
-        video = url_param == "video_url" if url_param else kind.video
-        options = check_params(params, Draft(media_type, kind, is_item, video))
+    def create_container(self, account: Account, draft: Draft, *, media_url: str | None, children: tuple[str, ...],
+                         caption: str | None, alt_text: str | None, options: dict[str, Any]) -> Container:
+        """A container of checked parameters (``handlers/publishing.py``), within the daily container quota."""
         now = self._clock.now()
-        children: tuple[str, ...] = ()
-        media_url = None
-        if media_type == "CAROUSEL":
-            children = self._check_children(account, params.get("children"))
-        else:
-            if url_param is None:
-                raise GraphError("missing_parameter", name=" or ".join(kind.url_params))
-            media_url = _text(params[url_param])
-            parsed = urlparse(media_url)
-            if parsed.scheme != "https" or not parsed.netloc:
-                raise GraphError("media_url_invalid", url=media_url)
-        caption = _text(params.get("caption"))
-        if caption is not None:
-            if len(caption) > catalog.CAPTION_MAX_CHARS:
-                raise GraphError("caption_too_long", length=len(caption), limit=catalog.CAPTION_MAX_CHARS)
-            hashtags = len(HASHTAG.findall(caption))
-            if hashtags > catalog.CAPTION_MAX_HASHTAGS:
-                raise GraphError("too_many_hashtags", count=hashtags, limit=catalog.CAPTION_MAX_HASHTAGS)
         recent = sum(1 for c in self.containers.values()
                      if c.owner_id == account.id and now - c.created_at < catalog.DAY)
         if recent >= catalog.CONTAINERS_PER_DAY:
             raise GraphError("container_quota", limit=catalog.CONTAINERS_PER_DAY)
         processing = self._settings.container_finish_seconds
-        if video:
+        if draft.video:
             processing *= catalog.VIDEO_PROCESSING_FACTOR
         container = Container(
-            id=self._ids.numeric("182"), owner_id=account.id, media_type_param=media_type, kind=kind,
-            is_carousel_item=is_item, media_url=media_url, video=video, caption=caption,
-            alt_text=_text(params.get("alt_text")), children=children, created_at=now, finish_at=now + processing,
+            id=self._ids.numeric("182"), owner_id=account.id, media_type_param=draft.media_type, kind=draft.kind,
+            is_carousel_item=draft.is_item, media_url=media_url, video=draft.video, caption=caption,
+            alt_text=alt_text, children=children, created_at=now, finish_at=now + processing,
             error=_error_trigger(media_url), options=options,
         )
         self.containers[container.id] = container
         self._nodes.add(container)
         return container
 
-    def _check_children(self, account: Account, raw: Any) -> tuple[str, ...]:
-        ids = split_list(raw, "children")
-        if not catalog.CAROUSEL_MIN_CHILDREN <= len(ids) <= catalog.CAROUSEL_MAX_CHILDREN:
-            raise GraphError("carousel_invalid", detail=f"a carousel needs {catalog.CAROUSEL_MIN_CHILDREN} to "
-                                                        f"{catalog.CAROUSEL_MAX_CHILDREN} children, got {len(ids)}")
+    def check_children(self, account: Account, ids: list[str]) -> tuple[str, ...]:
+        """The children of a carousel: finished carousel item containers of the account."""
         for child_id in ids:
             child = self.containers.get(child_id)
             if child is None or child.owner_id != account.id or not child.is_carousel_item:
@@ -260,9 +224,7 @@ class PublishingDesk:
                 return PUBLISH_REFUSALS[refusal.error]
         return None
 
-    def publish(self, account: Account, creation_id: str | None) -> Media:
-        if not creation_id:
-            raise GraphError("missing_parameter", name="creation_id")
+    def publish(self, account: Account, creation_id: str) -> Media:
         refused = self._take_refusal(account.id)
         if refused:
             raise GraphError(refused)
@@ -349,10 +311,6 @@ class PublishingDesk:
                 "caption": container.caption, "alt_text": container.alt_text, "options": container.options,
                 "children": list(container.children),
                 "created_at": int(container.created_at), "published_media_id": container.published_media_id}
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _error_trigger(media_url: str | None) -> tuple[int, str] | None:
