@@ -392,16 +392,25 @@ def classify(
 
     code = _as_int(error.get("code"))
     subcode = _as_int(error.get("error_subcode"))
-    details: dict[str, Any] = {
-        "code": code,
-        "subcode": subcode,
-        "error_type": error.get("type"),
-        "http_status": http_status,
-        "fbtrace_id": error.get("fbtrace_id"),
-        "user_message": error.get("error_user_msg"),
-        "account_id": account_id,
-    }
     message = str(error.get("message") or "Graph API error")
+    error_type, fbtrace_id, user_message = error.get("type"), error.get("fbtrace_id"), error.get("error_user_msg")
+
+    def build(kind: type[GraphApiError], rule: ErrorRule | None = None) -> GraphApiError:
+        built = kind(
+            message,
+            code=code,
+            subcode=subcode,
+            error_type=error_type,
+            http_status=http_status,
+            fbtrace_id=fbtrace_id,
+            user_message=user_message,
+            account_id=account_id,
+            retryable=rule.retryable if rule else None,
+            advice=(rule.advice or None) if rule else None,
+        )
+        if isinstance(built, RateLimitError):
+            built.retry_after = retry_after
+        return built
 
     exact = CATALOGUE.get((code, subcode)) if code is not None and subcode is not None else None
     general = CATALOGUE.get((code, ANY)) if code is not None else None
@@ -411,14 +420,8 @@ def classify(
     if rule is None:
         rule = general
     if rule is None:
-        if http_status is not None and http_status >= 500:
-            return TransientError(message, **details)
-        return InvalidRequestError(message, **details)
-    details["retryable"] = rule.retryable
-    details["advice"] = rule.advice or None
-    if issubclass(rule.kind, RateLimitError):
-        return rule.kind(message, retry_after=retry_after, **details)
-    return rule.kind(message, **details)
+        return build(TransientError if http_status is not None and http_status >= 500 else InvalidRequestError)
+    return build(rule.kind, rule)
 
 
 def advice_for(error: BaseException, *, account_id: str | None = None, action: str | None = None) -> str:
@@ -435,6 +438,7 @@ def advice_for(error: BaseException, *, account_id: str | None = None, action: s
             and isinstance(error, PermissionDeniedError)
             and not isinstance(error, MessagingWindowClosedError)
         ):
-            return PERMISSION_ADVICE[action].format(account=error.account_id, reconnect=reconnect_hint(error.account_id))
+            account = error.account_id
+            return PERMISSION_ADVICE[action].format(account=account, reconnect=reconnect_hint(account))
         return error.advice
     return "See the task log; the task retries on its own when the error is temporary."

@@ -258,7 +258,7 @@ class RedisRateLimiter:
         slots (see :class:`SlotLeases`); ``release`` names unused slots of an earlier lease.
         """
         lease = secrets.token_hex(8)
-        args = [self.limit, self._window_us, lease, max(1, int(want)), int(self.guarded), *release]
+        args: list[str | int] = [self.limit, self._window_us, lease, max(1, int(want)), int(self.guarded), *release]
         for _ in range(_REBUILD_TRIES):
             try:
                 kind, value, now_us = self._acquire(keys=[self.key(account_id), *pause_keys], args=args)
