@@ -14,6 +14,8 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.types import Receive, Scope, Send
+
 from . import catalog
 from .call import GraphRequest
 from .graph import GraphApi, split_version
@@ -25,7 +27,7 @@ class GraphAsgiApp:
     def __init__(self, api: GraphApi) -> None:
         self.api = api
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         body = b""
@@ -48,7 +50,7 @@ class GraphAsgiApp:
         await send({"type": "http.response.body", "body": response.body})
 
 
-def build_request(scope: dict[str, Any], body: bytes) -> GraphRequest:
+def build_request(scope: Scope, body: bytes) -> GraphRequest:
     content_type = host = authorization = ""
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -97,12 +99,12 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if isinstance(name, str) and part.get_filename() is None:
-            payload = part.get_payload(decode=True) or b""
-            fields[name] = payload.decode("utf-8", "replace")
+            payload = part.get_payload(decode=True)
+            fields[name] = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     return fields
 
 
-async def drop_connection(scope: dict[str, Any]) -> None:
+async def drop_connection(scope: Scope) -> None:
     drop = (scope.get("extensions") or {}).get(DROP_EXTENSION)
     if drop is None:
         raise ConnectionResetError("graph_api_sim: connection dropped by an injected fault")

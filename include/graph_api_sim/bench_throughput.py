@@ -42,7 +42,7 @@ def run(base_url: str, token: str, seconds: float) -> None:
 
     def with_http_client(url: str) -> Callable[[], None]:
         target = url[len(base_url):]
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port)
+        connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port)
 
         def call() -> None:
             connection.request("GET", target)

@@ -246,7 +246,8 @@ def spec_for_code(code: int, subcode: int | None = None) -> ErrorSpec:
 
 def custom_error(**fields: Any) -> GraphError:
     """An error from a fault spec: any field left out comes from the code's catalogue row."""
-    code = int(fields.get("code") if fields.get("code") is not None else 2)
+    raw_code = fields.get("code")
+    code = 2 if raw_code is None else int(raw_code)
     base = spec_for_code(code, fields.get("subcode"))
     overrides = {
         "message": fields.get("message"),

@@ -183,8 +183,8 @@ class GraphApi:
             status, body = self._error_status(error), json_body(error.body(trace_id))
         except Exception:  # a simulator bug must still look like a Graph API answer
             log.exception("unexpected error answering %s %s", request.method, request.path)
-            error = GraphError("unknown")
-            status, body = self._error_status(error), json_body(error.body(trace_id))
+            unknown = GraphError("unknown")
+            status, body = self._error_status(unknown), json_body(unknown.body(trace_id))
         headers = sim.usage.headers(token.account_id) if token is not None and metered else []
         return GraphResponse(status, body, [*JSON_HEADERS, *headers])
 

@@ -113,8 +113,7 @@ class PublishingDesk:
 
     def new_posts(self, account: Account, include_deleted: bool = False) -> list[Media]:
         """Feed posts published in this run (and not deleted), newest first."""
-        deleted = set() if include_deleted else self._deletions
-        return [media for media in self._feed_head[account.id] if media.id not in deleted]
+        return [media for media in self._feed_head[account.id] if include_deleted or media.id not in self._deletions]
 
     def _seeded_feed(self, account: Account) -> tuple[list[Media], dict[str, int]]:
         return self._feed_tail.get(account.id) or (account.feed, account.feed_index)
@@ -128,9 +127,8 @@ class PublishingDesk:
 
     def live_stories(self, account: Account, include_deleted: bool = False) -> list[Media]:
         horizon = self._clock.now() - catalog.STORY_LIFETIME_SECONDS
-        deleted = set() if include_deleted else self._deletions
         return [story for story in (*self._story_head[account.id], *account.stories)
-                if story.timestamp > horizon and story.id not in deleted]
+                if story.timestamp > horizon and (include_deleted or story.id not in self._deletions)]
 
     def forget(self, media: Media) -> None:
         """A deleted seeded media leaves the list /media pages through (rebuilt once per deletion)."""
@@ -276,7 +274,7 @@ class PublishingDesk:
             thumbnail_url=f"{MEDIA_HOST}/{media_id}_thumb.jpg" if container.video else None,
             permalink=permalink, shortcode=slug, alt_text=container.alt_text,
         )
-        children = []
+        children: list[Media] = []
         for child_id in container.children:
             child_container = self.containers[child_id]
             child = Media(

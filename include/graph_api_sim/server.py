@@ -26,7 +26,8 @@ def _droppable_protocol() -> Any:
     class DroppableHttpToolsProtocol(HttpToolsProtocol):
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self.scope["extensions"] = {DROP_EXTENSION: self._drop_connection}
+            # uvicorn types extension values as dicts; this one is the callable asgi.drop_connection looks up.
+            self.scope["extensions"] = {DROP_EXTENSION: self._drop_connection}  # type: ignore[dict-item]
 
         def _drop_connection(self) -> None:
             sock = self.transport.get_extra_info("socket")

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -146,8 +146,8 @@ class SimulatorProcess:
             store.put(
                 account["id"],
                 account["token"],
-                expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=timezone.utc),
-                issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=timezone.utc),
+                expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=UTC),
+                issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=UTC),
                 scopes=account.get("permissions", []),
                 username=account.get("username"),
             )

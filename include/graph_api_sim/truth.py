@@ -32,8 +32,9 @@ class TruthError(LookupError):
 
 
 def media_record(media: Media, seed: int) -> dict[str, Any]:
-    record = {
-        "id": media.id, "ig_id": str(legacy_id(seed, media.id, 19)), "owner_id": media.owner_id, "username": media.username, "caption": media.caption,
+    record: dict[str, Any] = {
+        "id": media.id, "ig_id": str(legacy_id(seed, media.id, 19)), "owner_id": media.owner_id,
+        "username": media.username, "caption": media.caption,
         "media_type": media.media_type, "media_product_type": media.media_product_type,
         "media_url": media.media_url, "permalink": media.permalink, "thumbnail_url": media.thumbnail_url,
         "timestamp": iso(media.timestamp), "like_count": media.like_count,

@@ -191,7 +191,7 @@ def media_insights(call: Call) -> dict[str, Any]:
         item: dict[str, Any] = {"name": name, "period": "lifetime"}
         if breakdowns:
             item["total_value"] = {"value": values[name], "breakdowns": [{
-                "dimension_keys": breakdowns, "results": split(values[name], breakdowns, (seed, media.id, name)),
+                "dimension_keys": breakdowns, "results": split(int(values[name]), breakdowns, (seed, media.id, name)),
             }]}
         else:
             item["values"] = [{"value": values[name]}]

@@ -143,6 +143,7 @@ def get_node(call: Call) -> dict[str, Any]:
 def list_edge(call: Call, listing: Listing | None = None) -> dict[str, Any]:
     """``GET /{id}/{edge}``: one page of the edge with the requested fields."""
     if listing is None:
+        assert call.edge is not None  # routed here for an edge
         listing = EDGE_LISTINGS[(call.node.node_type, call.edge)](call.sim, call.node)
     specs = call.fields() or default_specs(listing.node_type)
     check_fields(listing.node_type, specs)
