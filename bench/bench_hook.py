@@ -24,16 +24,16 @@ import os
 import statistics
 import time
 
+import psycopg2
 import redis
 import requests
 
-import psycopg2
-
-from bench_support import BENCH_DSN, fresh_warehouse
 from graph_api_sim.testing import SimulatorProcess
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.rate_limit import RedisRateLimiter, UsageThrottle
 from instagram_graph.settings import GraphApiSettings
+
+from bench_support import BENCH_DSN, fresh_warehouse
 
 FIELDS = "id,username,followers_count"
 REDIS_URL = "redis://127.0.0.1:6379/14"

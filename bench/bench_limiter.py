@@ -220,7 +220,7 @@ def main() -> None:
     header = ("limiter", "setup", "admitted", "over-admission", "p50 ms", "p99 ms", "acquires/s")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -15,19 +15,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
-
-from bench_support import fresh_warehouse
 
 from instagram_graph.records import MEDIA, media_row
 from instagram_graph.warehouse import upsert
 
+from bench_support import fresh_warehouse
 
 
 def synthetic_media(n: int) -> list[dict]:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     return [
         media_row(
             "17841400000000001",

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 import requests
 
-from bench_support import fresh_warehouse
 from graph_api_sim.testing import SimulatorProcess
 from instagram_graph.hooks.graph_api import InstagramGraphHook
 from instagram_graph.rate_limit import RedisRateLimiter, UsageThrottle
@@ -28,6 +27,7 @@ from instagram_graph.settings import GraphApiSettings
 from instagram_graph.sync import SyncRun
 from instagram_graph.sync.media import sync_media
 
+from bench_support import fresh_warehouse
 
 
 def naive_sync(base_url: str, account_id: str, token: str) -> int:
@@ -71,7 +71,7 @@ def main() -> None:
         hook = InstagramGraphHook(
             settings=settings, rate_limiter=RedisRateLimiter(client, limit=10**6), throttle=UsageThrottle(client)
         )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for label in ("ours: full sync (first run)", "ours: incremental sync (next run)"):
             sim.clear_requests()
             result = sync_media(SyncRun(hook=hook, conn=conn, account_id=account["id"], interval_start=now, interval_end=now))

@@ -22,6 +22,7 @@ instance through :func:`start` with another folder, ports and databases.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -216,19 +217,15 @@ def stop(settings: Settings, quiet: bool = False) -> list[str]:
     """SIGTERM each recorded process group, SIGKILL what is left after 20 s; remove the pid files."""
     alive = running(settings)
     for pid in alive.values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 20
     while alive and time.monotonic() < deadline and any(_group_alive(pid) for pid in alive.values()):
         time.sleep(0.3)
     for pid in alive.values():
         if _group_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     for pid_file in settings.pid_dir.glob("*.pid") if settings.pid_dir.exists() else []:
         pid_file.unlink()
     if not quiet:
@@ -362,9 +359,9 @@ def register_accounts(settings: Settings, env: dict[str, str]) -> list[dict]:
     """Migrate the warehouse and put the simulator's accounts in the token store."""
     import psycopg2
 
+    from graph_api_sim.testing import SimulatorProcess
     from instagram_graph.migrations import apply_migrations
     from instagram_graph.tokens import TokenStore
-    from graph_api_sim.testing import SimulatorProcess
 
     dsn = settings.dsn(settings.warehouse_db)
     conn = psycopg2.connect(dsn)

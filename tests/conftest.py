@@ -49,7 +49,7 @@ def pg_dsn() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_conn(pg_dsn: str) -> Iterator["psycopg2.extensions.connection"]:
+def pg_conn(pg_dsn: str) -> Iterator[psycopg2.extensions.connection]:
     conn = psycopg2.connect(pg_dsn)
     yield conn
     conn.rollback()

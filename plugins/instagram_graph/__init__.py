@@ -7,12 +7,14 @@ pyproject.toml and calls :func:`get_provider_info`, which is what makes the
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
 CONNECTION_TYPE = "instagram_graph"
 
 
-def get_provider_info() -> dict:
+def get_provider_info() -> dict[str, Any]:
     """Provider metadata in the Airflow 3.2+ form (connection form fields as JSON Schema)."""
     return {
         "package-name": "instagram-graph-airflow",

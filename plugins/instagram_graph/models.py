@@ -79,7 +79,7 @@ class Comment(TypedDict, total=False):
 
 
 class InsightValue(TypedDict, total=False):
-    value: int | float | dict
+    value: int | float | dict[str, int | float]
     end_time: str
 
 
@@ -126,11 +126,23 @@ class PublishingLimit(TypedDict, total=False):
     config: PublishingLimitConfig
 
 
-class Message(TypedDict, total=False):
+class Participant(TypedDict, total=False):
+    """A message's sender, or one of its recipients."""
+
     id: str
-    created_time: str
-    message: str
-    # from/to are Python keywords or awkward; they are read as msg["from"], msg["to"].
+    username: str
+
+
+class Recipients(TypedDict):
+    data: list[Participant]
+
+
+# The functional form because "from" is a Python keyword: read as msg["from"], msg["to"].
+Message = TypedDict(
+    "Message",
+    {"id": str, "created_time": str, "message": str, "from": Participant, "to": Recipients},
+    total=False,
+)
 
 
 class Conversation(TypedDict, total=False):

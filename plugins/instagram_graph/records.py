@@ -7,14 +7,25 @@ Meta's ISO strings: Postgres parses ``2026-01-11T08:00:00+0000`` itself during C
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from instagram_graph.models import Comment, Conversation, Insight, Media, Message, Profile
+from instagram_graph.models import (
+    Children,
+    Comment,
+    Conversation,
+    Insight,
+    Media,
+    Message,
+    Participant,
+    Profile,
+    Recipients,
+    Replies,
+)
 from instagram_graph.warehouse import TableSpec
 
-LIFETIME_END_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)  # see sql/003_insights.sql
+LIFETIME_END_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # see sql/003_insights.sql
 
 PROFILES = TableSpec(
     name="profiles",
@@ -117,14 +128,14 @@ _MEDIA_FIELDS = tuple(c for c in MEDIA.columns if c not in ("media_id", "account
 
 def media_row(account_id: str, media: Media) -> dict[str, Any]:
     """A media Meta just listed; loading it clears a ``deleted_at`` mark (Meta restored it)."""
-    row = {"media_id": media["id"], "account_id": account_id, "raw": media, "deleted_at": None}
+    row: dict[str, Any] = {"media_id": media["id"], "account_id": account_id, "raw": media, "deleted_at": None}
     for field in _MEDIA_FIELDS:
         row[field] = media.get(field)
     return row
 
 
 def child_rows(media: Media) -> Iterator[dict[str, Any]]:
-    children = (media.get("children") or {}).get("data") or []
+    children = (media.get("children") or Children(data=[])).get("data") or []
     for position, child in enumerate(children):
         yield {
             "child_id": child["id"],
@@ -141,7 +152,7 @@ def child_rows(media: Media) -> Iterator[dict[str, Any]]:
 def comment_rows(account_id: str, media_id: str, comment: Comment) -> Iterator[dict[str, Any]]:
     """A top-level comment and its expanded replies."""
     yield _comment_row(account_id, media_id, comment, parent=None)
-    for reply in (comment.get("replies") or {}).get("data") or []:
+    for reply in (comment.get("replies") or Replies(data=[])).get("data") or []:
         yield _comment_row(account_id, media_id, reply, parent=comment["id"])
 
 
@@ -166,7 +177,7 @@ def _comment_row(account_id: str, media_id: str, comment: Mapping[str, Any], par
 
 def breakdown_key(keys: list[str], values: list[str]) -> str:
     """``age=25-34&gender=F``: key=value per dimension, sorted by key (sql/003_insights.sql)."""
-    return "&".join(f"{k}={v}" for k, v in sorted(zip(keys, values)))
+    return "&".join(f"{k}={v}" for k, v in sorted(zip(keys, values, strict=False)))
 
 
 def _numeric(value: Any) -> Any:
@@ -201,7 +212,7 @@ def account_insight_rows(account_id: str, insight: Insight, until: datetime | No
 def media_insight_rows(account_id: str, media_id: str, insight: Insight) -> Iterator[dict[str, Any]]:
     period = insight.get("period", "lifetime")
     base = {"media_id": media_id, "account_id": account_id, "metric": insight["name"], "period": period}
-    values = insight.get("values") or []
+    values: Sequence[Mapping[str, Any]] = insight.get("values") or []
     if insight.get("total_value") is not None:
         values = [{"value": insight["total_value"].get("value")}]
     for value in values:
@@ -223,8 +234,8 @@ def conversation_row(account_id: str, conversation: Conversation, participant_id
 
 
 def message_row(account_id: str, conversation_id: str, message: Message) -> dict[str, Any]:
-    sender = message.get("from") or {}  # type: ignore[misc]
-    recipients = (message.get("to") or {}).get("data") or []  # type: ignore[misc]
+    sender = message.get("from") or Participant()
+    recipients = (message.get("to") or Recipients(data=[])).get("data") or []
     return {
         "message_id": message["id"],
         "conversation_id": conversation_id,

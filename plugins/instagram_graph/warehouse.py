@@ -27,7 +27,6 @@ import msgspec
 from psycopg2 import sql
 from psycopg2.errors import UniqueViolation
 
-
 _COPY_CHUNK = 1 << 20  # bytes per read from the buffer during COPY (psycopg2 default: 8 KiB)
 # Below this many rows the key lookup costs more round trips than the direct COPY saves.
 DIRECT_INSERT_MIN_ROWS = 1000
@@ -107,10 +106,9 @@ def load(
     if direct_insert_min_rows is None:
         direct_insert_min_rows = DIRECT_INSERT_MIN_ROWS
     results: dict[str, UpsertResult] = {}
-    with conn:  # one transaction: commit on success, roll back on any error
-        with conn.cursor() as cur:
-            for spec, rows in batches:
-                results[spec.name] = _upsert_in_transaction(cur, spec, rows, schema, direct_insert_min_rows)
+    with conn, conn.cursor() as cur:  # one transaction: commit on success, roll back on any error
+        for spec, rows in batches:
+            results[spec.name] = _upsert_in_transaction(cur, spec, rows, schema, direct_insert_min_rows)
     return results
 
 

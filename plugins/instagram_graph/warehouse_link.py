@@ -14,6 +14,7 @@ to connect again for ``retry_seconds``, so a dead warehouse is not dialled on ev
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -95,10 +96,8 @@ class WarehouseLink:
 
     def _close_quietly(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg2.Error):
                 self._conn.close()
-            except psycopg2.Error:
-                pass
             self._conn = None
 
 

@@ -37,9 +37,12 @@ def airflow_env(tmp_path_factory, pg_dsn, redis_url, sim_server) -> dict[str, st
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW_CONN_INSTAGRAM_WAREHOUSE": pg_dsn.replace("postgresql://", "postgres://", 1),
         "AIRFLOW_CONN_INSTAGRAM_REDIS": redis_url,
-        "AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": (
-            '{"conn_type": "instagram_graph", "host": "%s", '
-            '"extra": {"retry_base_delay": 0.05, "calls_per_hour": 2000}}' % sim_server.base_url
+        "AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": json.dumps(
+            {
+                "conn_type": "instagram_graph",
+                "host": sim_server.base_url,
+                "extra": {"retry_base_delay": 0.05, "calls_per_hour": 2000},
+            }
         ),
     }
     env.pop("INSTAGRAM_WAREHOUSE_DSN", None)

@@ -7,7 +7,7 @@ due here but revoked at Meta, so it cannot be refreshed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def test_due_tokens_are_refreshed_and_an_unrefreshable_one_names_its_account(
     run_dag, airflow_env, sim, warehouse, token_store
 ):
     first, due, revoked = sim.accounts()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     token_store.put(revoked["id"], revoked["token"], expires_at=now + timedelta(days=3),
                     issued_at=now - timedelta(days=57), username=revoked["username"])
     sim.set_token(revoked["id"], revoked=True)
@@ -53,7 +53,7 @@ def test_due_tokens_are_refreshed_and_an_unrefreshable_one_names_its_account(
     assert ciphertext != before[due["id"]][0] and ciphertext.startswith(b"gAAAAA")
     assert token_store.get(due["id"]).token == new_token
     assert timedelta(days=59) < expires_at - now < timedelta(days=61)
-    assert abs(issued_at - datetime.now(timezone.utc)) < timedelta(minutes=5) and refreshed_at and status == "active"
+    assert abs(issued_at - datetime.now(UTC)) < timedelta(minutes=5) and refreshed_at and status == "active"
     assert after[first["id"]] == before[first["id"]], "a token far from expiry is left alone"
 
     assert after[revoked["id"]][4] == "invalid"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
 
 import pytest
@@ -127,9 +127,9 @@ def test_a_three_day_backfill_reads_exactly_those_days(api, deploy_sim, deploy_w
     totals = {row[0] for row in deploy_warehouse(
         f"SELECT DISTINCT end_time FROM instagram.account_insights WHERE metric_type = 'total_value' AND {october}"
     )}
-    assert totals == {datetime.combine(first + timedelta(days=n + 1), day_start(), timezone.utc) for n in range(3)}
-    since = int(datetime.combine(first, day_start(), timezone.utc).timestamp())
-    until = int(datetime.combine(last + timedelta(days=1), day_start(), timezone.utc).timestamp())
+    assert totals == {datetime.combine(first + timedelta(days=n + 1), day_start(), UTC) for n in range(3)}
+    since = int(datetime.combine(first, day_start(), UTC).timestamp())
+    until = int(datetime.combine(last + timedelta(days=1), day_start(), UTC).timestamp())
     for account in deploy_sim.accounts():
         truth = deploy_sim.truth("account_insights", account_id=account["id"], metric="reach", period="day",
                                  since=since, until=until)

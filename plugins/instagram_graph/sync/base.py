@@ -9,7 +9,6 @@ from typing import Any
 
 from instagram_graph.warehouse import UpsertResult
 
-
 # The range each numeric stream option may take: (minimum, maximum). The DAGs' Params use
 # the same bounds, so the trigger form and the code refuse the same values.
 OPTION_LIMITS: dict[str, tuple[float, float]] = {

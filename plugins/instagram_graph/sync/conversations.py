@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.records import CONVERSATIONS, MESSAGES, conversation_row, message_row
 from instagram_graph.sync.base import SyncResult, SyncRun
@@ -27,9 +26,8 @@ def sync_conversations(run: SyncRun) -> SyncResult:
         messages = run.hook.get_messages(run.account_id, conversation["id"])
         participants = {run.account_id}
         for message in messages:
-            participants.add((message.get("from") or {}).get("id"))
-            participants.update(r.get("id") for r in (message.get("to") or {}).get("data") or [])
-        participants.discard(None)
+            parties = [message.get("from") or {}, *((message.get("to") or {}).get("data") or [])]
+            participants.update(party_id for party in parties if (party_id := party.get("id")) is not None)
         result.add(
             load(
                 run.conn,

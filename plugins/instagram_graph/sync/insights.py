@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from instagram_graph.errors import (
@@ -65,7 +66,7 @@ def _spans(
 
 
 def _today(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def follower_count_floor(now: datetime | None = None) -> datetime:
@@ -75,10 +76,10 @@ def follower_count_floor(now: datetime | None = None) -> datetime:
     midnight Pacific time (07:00 or 08:00 UTC). Our spans start at UTC midnight, so the
     floor is the first UTC midnight at or after the start of that Pacific day.
     """
-    pacific_today = (now or datetime.now(timezone.utc)).astimezone(META_DAY_ZONE).date()
+    pacific_today = (now or datetime.now(UTC)).astimezone(META_DAY_ZONE).date()
     cutoff = datetime.combine(
         pacific_today - timedelta(days=FOLLOWER_COUNT_MAX_AGE_DAYS), time(0), tzinfo=META_DAY_ZONE
-    ).astimezone(timezone.utc)
+    ).astimezone(UTC)
     floor = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
     return floor if floor >= cutoff else floor + timedelta(days=1)
 
@@ -155,7 +156,7 @@ def sync_account_insights(run: SyncRun) -> SyncResult:
         for since, until in _spans(start, end, MAX_SPAN_DAYS, split_at=floor):
             metrics = [m for m in time_series if m != FOLLOWER_COUNT or since >= floor]
             insights = fetch_skipping_refused(
-                lambda ms, s=since, u=until: hook.get_account_insights(account, ms, period="day", since=s, until=u),
+                partial(hook.get_account_insights, account, period="day", since=since, until=until),
                 metrics,
                 run,
                 result,
@@ -165,8 +166,8 @@ def sync_account_insights(run: SyncRun) -> SyncResult:
             result.add(load(run.conn, [(ACCOUNT_INSIGHTS, rows)]))
         for since, until in _spans(start, end, 1):
             insights = fetch_skipping_refused(
-                lambda ms, s=since, u=until: hook.get_account_insights(
-                    account, ms, period="day", metric_type="total_value", since=s, until=u
+                partial(
+                    hook.get_account_insights, account, period="day", metric_type="total_value", since=since, until=until
                 ),
                 run.option("total_value_metrics", ACCOUNT_TOTAL_VALUE),
                 run,

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.errors import (
     InsightsUnavailableError,
     InvalidRequestError,
     ObjectNotFoundError,
     PermissionDeniedError,
 )
+from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.records import COMMENTS, MEDIA, MEDIA_CHILDREN, child_rows, comment_rows, media_row
 from instagram_graph.sync.base import SyncResult, SyncRun
 from instagram_graph.sync.insights import read_media_insights

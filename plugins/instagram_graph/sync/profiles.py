@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from instagram_graph.records import PROFILE_SNAPSHOTS, PROFILES, profile_row, snapshot_row
 from instagram_graph.sync.base import SyncResult, SyncRun
@@ -14,7 +14,7 @@ def sync_profile(run: SyncRun) -> SyncResult:
     result = SyncResult("profile", run.account_id)
     run.spend()
     profile = run.hook.get_profile(run.account_id)
-    fetched_at = datetime.now(timezone.utc)
+    fetched_at = datetime.now(UTC)
     result.add(
         load(
             run.conn,
