@@ -32,6 +32,7 @@ from .request_log import redact
 from .simulator import Simulator
 from .tokens import Token
 from .usage import throttle_error
+from .usage_headers import usage_headers
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,8 @@ class GraphApi:
         if kind == "throttle":
             error = throttle_error(self.sim.settings.throttle_code, fault.args.get("http_status"))
             regain = int(fault.args.get("regain_minutes", 5))
-            headers = self.sim.usage.headers(account_id, regain_minutes=regain) if account_id else []
+            headers = (usage_headers(self.sim.settings, self.sim.usage, account_id, regain_minutes=regain)
+                       if account_id else [])
             return self._error_response(error, headers, trace_id)
         return self._error_response(custom_error(**fault.args), [], trace_id)
 
@@ -185,7 +187,7 @@ class GraphApi:
             log.exception("unexpected error answering %s %s", request.method, request.path)
             unknown = GraphError("unknown")
             status, body = self._error_status(unknown), json_body(unknown.body(trace_id))
-        headers = sim.usage.headers(token.account_id) if token is not None and metered else []
+        headers = usage_headers(sim.settings, sim.usage, token.account_id) if token is not None and metered else []
         return GraphResponse(status, body, [*JSON_HEADERS, *headers])
 
     def _admit(self, call: Call) -> None:
