@@ -8,6 +8,7 @@ carrying ``deleted``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import catalog
@@ -66,10 +67,17 @@ def _include_deleted(params: dict[str, str]) -> bool:
 class Truth:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        # GET /__sim__/truth/{kind}: kind -> its reader.
+        self._readers: dict[str, Callable[[dict[str, str]], Any]] = {
+            "media": self._media, "stories": self._stories, "comments": self._comments,
+            "account_insights": self._account_insights, "media_insights": self._media_insights,
+            "conversations": self._conversations, "published": self._published,
+            "sent_messages": self._sent_messages, "containers": self._containers,
+        }
 
     def get(self, kind: str, params: dict[str, str]) -> Any:
-        reader = getattr(self, f"_{kind}", None)
-        if kind.startswith("_") or reader is None:
+        reader = self._readers.get(kind)
+        if reader is None:
             raise TruthError(f"unknown truth kind {kind!r}")
         return reader(params)
 
