@@ -1,10 +1,10 @@
-"""Conversations and the Send API, with the 24-hour messaging window.
+"""Conversations and the messages of this run, with the 24-hour messaging window.
 
 A business may answer only within 24 h of the customer's last message, measured on the
 simulator clock; outside it Meta answers HTTP 403, code 10, subcode 2534022, and so does
 the simulator. The HUMAN_AGENT tag stretches the window to 7 days, but only for apps
 approved for the Human Agent feature (setting ``human_agent_approved``, off by default:
-the harsher reading). Text is limited in UTF-8 bytes, not characters.
+the harsher reading). The Send API's request is checked in ``handlers/messaging.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""``POST /me/messages`` (the Send API): the request's shape checked here, the 24-hour window by the ``Inbox``."""
+"""``POST /me/messages`` (the Send API): the request's shape checked here, the 24-hour window by the ``Inbox``.
+
+Text is limited in UTF-8 bytes, not characters.
+"""
 
 from __future__ import annotations
 
