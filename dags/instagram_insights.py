@@ -15,8 +15,9 @@ For every enabled account:
 
 A metric Meta refuses (retired, not for this media type, media older than the business
 account) is logged and skipped; refusals are remembered in `instagram.metric_refusals`
-and asked again after a week. follower_count is read for the last 30 days only. Each run spends at most `call_budget` calls per account;
-when it is spent the run stops cleanly and the next run goes on from there.
+and asked again after a week. follower_count is read for the last 30 days only. Each run
+spends at most `call_budget` calls per account; when it is spent the run stops cleanly and
+the next run goes on from there.
 """
 
 from datetime import datetime
@@ -24,13 +25,9 @@ from datetime import datetime
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from instagram_graph import assets
-from instagram_graph.operators.sync import (
-    ACCOUNT_MAP_INDEX,
-    GRAPH_TASK_DEFAULTS,
-    InstagramSyncOperator,
-    enabled_accounts,
-    option_param,
-)
+from instagram_graph.operators.first_tasks import enabled_accounts
+from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
+from instagram_graph.operators.sync import ACCOUNT_MAP_INDEX, InstagramSyncOperator, option_param
 
 with DAG(
     dag_id="instagram_insights",

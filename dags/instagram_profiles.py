@@ -15,12 +15,9 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from instagram_graph import assets
-from instagram_graph.operators.sync import (
-    ACCOUNT_MAP_INDEX,
-    GRAPH_TASK_DEFAULTS,
-    InstagramSyncOperator,
-    enabled_accounts,
-)
+from instagram_graph.operators.first_tasks import enabled_accounts
+from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
+from instagram_graph.operators.sync import ACCOUNT_MAP_INDEX, InstagramSyncOperator
 
 with DAG(
     dag_id="instagram_profiles",

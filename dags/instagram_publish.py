@@ -30,13 +30,14 @@ Guide: `docs/publishing-and-messaging.md`.
 from airflow.sdk import DAG, Param
 
 from instagram_graph.jobs import MAX_IDEMPOTENCY_KEY_LENGTH
+from instagram_graph.operators.first_tasks import graph_api_pool_ready
+from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
 from instagram_graph.operators.publish import (
     DEFAULT_WAIT_TIMEOUT_MINUTES,
     MAX_WAIT_TIMEOUT_MINUTES,
     MIN_WAIT_TIMEOUT_MINUTES,
     InstagramPublishOperator,
 )
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_pool_ready
 from instagram_graph.publishing import (
     ALT_TEXT_MAX_CHARS,
     AUDIO_NAME_MAX_CHARS,

@@ -27,8 +27,9 @@ from airflow.sdk import DAG, Param
 
 from instagram_graph.jobs import MAX_IDEMPOTENCY_KEY_LENGTH
 from instagram_graph.messaging import HUMAN_AGENT, MESSAGE_MAX_BYTES
+from instagram_graph.operators.first_tasks import graph_api_pool_ready
 from instagram_graph.operators.messaging import InstagramSendMessageOperator
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, graph_api_pool_ready
+from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
 from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS
 
 # The form checks types, choices and lengths only; "digits only" is written in the fields'

@@ -18,8 +18,9 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Param
 
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS
-from instagram_graph.operators.tokens import InstagramTokenRefreshOperator, tokens_due
+from instagram_graph.operators.first_tasks import tokens_due
+from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
+from instagram_graph.operators.tokens import InstagramTokenRefreshOperator
 
 with DAG(
     dag_id="instagram_token_refresh",

@@ -69,7 +69,7 @@ def airflow(env: dict[str, str], *args: str) -> None:
 def main() -> None:
     from graph_api_sim.testing import SimulatorProcess
     from instagram_graph.migrations import apply_migrations
-    from instagram_graph.tokens import TokenStore
+    from instagram_graph.token_store import TokenStore
 
     started = time.monotonic()
     STATE.mkdir(exist_ok=True)

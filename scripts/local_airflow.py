@@ -361,7 +361,7 @@ def register_accounts(settings: Settings, env: dict[str, str]) -> list[dict]:
 
     from graph_api_sim.testing import SimulatorProcess
     from instagram_graph.migrations import apply_migrations
-    from instagram_graph.tokens import TokenStore
+    from instagram_graph.token_store import TokenStore
 
     dsn = settings.dsn(settings.warehouse_db)
     conn = psycopg2.connect(dsn)

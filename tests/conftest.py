@@ -114,7 +114,7 @@ def token_store(schema: str, sim) -> object:
     """A TokenStore holding every simulator account's token, encrypted."""
     import psycopg2
 
-    from instagram_graph.tokens import TokenStore
+    from instagram_graph.token_store import TokenStore
 
     store = TokenStore(conn_factory=lambda: psycopg2.connect(schema))
     sim.register_accounts(store)

@@ -28,7 +28,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
@@ -70,8 +70,8 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
     if args.expires_at is not None:
         expires_at = _parse_when(args.expires_at)
     else:
-        expires_at = datetime.now(timezone.utc) + timedelta(days=args.expires_in_days)
-    if expires_at <= datetime.now(timezone.utc):
+        expires_at = datetime.now(UTC) + timedelta(days=args.expires_in_days)
+    if expires_at <= datetime.now(UTC):
         raise UsageError(f"--expires-at {expires_at.isoformat()} is in the past: that token has already expired")
     scopes = [scope.strip() for scope in (args.scopes or "").split(",") if scope.strip()]
 
@@ -80,7 +80,7 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
     token = _read_token(args.account_id)
     _call(store.put, args.account_id, token, expires_at=expires_at, scopes=scopes, username=args.username)
     print(f"stored the token of account {args.account_id}, expires {expires_at:%Y-%m-%d %H:%M %Z}")
-    info = next((info for info in store.list_accounts() if info.account_id == args.account_id), None)
+    info = next((info for info in _accounts(store).list_accounts() if info.account_id == args.account_id), None)
     if info is not None and not info.enabled:
         print(
             f"note: account {args.account_id} is disabled ({info.disabled_reason}); "
@@ -92,7 +92,7 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
 def cmd_accounts_list(args: argparse.Namespace) -> int:
     from instagram_graph.errors import reconnect_hint
 
-    infos = _call(_store().list_accounts)
+    infos = _call(_accounts().list_accounts)
     if not infos:
         print(f"no accounts; add one with: {reconnect_hint(None)}")
         return EXIT_OK
@@ -103,7 +103,7 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
             info.username or "-",
             "yes" if info.enabled else "no",
             info.status or "no token",
-            f"{info.expires_at.astimezone(timezone.utc):%Y-%m-%d %H:%M}Z" if info.expires_at else "never",
+            f"{info.expires_at.astimezone(UTC):%Y-%m-%d %H:%M}Z" if info.expires_at else "never",
             "-" if info.days_left is None else str(info.days_left),
         )
         for info in infos
@@ -121,13 +121,13 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_disable(args: argparse.Namespace) -> int:
-    _call(_store().disable, args.account_id, args.reason)
+    _call(_accounts().disable, args.account_id, args.reason)
     print(f"disabled account {args.account_id}: scheduled syncs skip it")
     return EXIT_OK
 
 
 def cmd_accounts_enable(args: argparse.Namespace) -> int:
-    _call(_store().enable, args.account_id)
+    _call(_accounts().enable, args.account_id)
     print(f"enabled account {args.account_id}")
     return EXIT_OK
 
@@ -139,7 +139,7 @@ def cmd_accounts_revoke(args: argparse.Namespace) -> int:
     from instagram_graph.token_lifecycle import RevokeNotConfirmed, revoke
 
     store = _store()
-    known = {info.account_id for info in _call(store.list_accounts)}
+    known = {info.account_id for info in _call(_accounts(store).list_accounts)}
     if args.account_id not in known:
         raise UsageError(f"unknown account {args.account_id}; see `instagram-graph accounts list`")
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -356,15 +356,22 @@ def _connect(db_module):
 
 def _store():
     from instagram_graph import db
-    from instagram_graph.tokens import TokenStore
+    from instagram_graph.token_store import TokenStore
 
     return TokenStore(conn_factory=lambda: _connect(db))
 
 
+def _accounts(store=None):
+    """The account registry on ``store`` (default: a new one, see :func:`_store`)."""
+    from instagram_graph.accounts import AccountRegistry
+
+    return AccountRegistry(store if store is not None else _store())
+
+
 def _call(function, *args, **kwargs):
-    """Run a token-store call, turning its expected errors into usage errors."""
+    """Run a token store or account registry call, turning its expected errors into usage errors."""
     from instagram_graph.errors import TokenError
-    from instagram_graph.tokens import TokenStoreError
+    from instagram_graph.token_store import TokenStoreError
 
     try:
         return function(*args, **kwargs)
@@ -394,7 +401,7 @@ def _parse_when(text: str) -> datetime:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(f"--expires-at {text!r} is not an ISO 8601 time, e.g. 2026-03-01T12:00:00Z") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from instagram_graph import db
+from instagram_graph.accounts import AccountRegistry
 from instagram_graph.errors import reconnect_hint
 from instagram_graph.validation import plain_text
 
@@ -105,9 +106,9 @@ def default_idempotency_key(key: str | None, dag_id: str, run_id: str) -> str:
 def require_usable_account(store: Any, account_id: str) -> None:
     """Refuse an unknown or disabled account, or one whose token cannot be used.
 
-    :param store: a :class:`~instagram_graph.tokens.TokenStore` (its listing holds no token).
+    :param store: a :class:`~instagram_graph.token_store.TokenStore`; its accounts' listing holds no token.
     """
-    infos = {info.account_id: info for info in store.list_accounts()}
+    infos = {info.account_id: info for info in AccountRegistry(store).list_accounts()}
     info = infos.get(account_id)
     if info is None:
         known = ", ".join(sorted(infos)) or "none"

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from instagram_graph.accounts import AccountRegistry
 from instagram_graph.errors import TokenError
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,13 @@ class Refreshed:
         return {"account_id": self.account_id, "expires_at": self.expires_at.isoformat() if self.expires_at else None}
 
 
-def accounts_due(store: Any, within: timedelta = DEFAULT_REFRESH_WITHIN) -> list[str]:
+def accounts_due(accounts: AccountRegistry, within: timedelta = DEFAULT_REFRESH_WITHIN) -> list[str]:
     """Enabled accounts whose token expires within ``within`` and is old enough to refresh.
 
     Expired and invalid tokens are included on purpose: they cannot be refreshed, and the
     failing refresh task names the account that must be reconnected.
     """
-    return store.refresh_candidates(expiring_within=within, min_age=MIN_TOKEN_AGE)
+    return accounts.refresh_candidates(expiring_within=within, min_age=MIN_TOKEN_AGE)
 
 
 def refresh(hook: Any, store: Any, account_id: str, *, now: datetime | None = None) -> Refreshed:
@@ -56,7 +57,7 @@ def refresh(hook: Any, store: Any, account_id: str, *, now: datetime | None = No
     :raises TokenError: the token cannot be refreshed (expired, revoked, invalid): reconnect.
     :raises TokenRefreshError: Meta's answer held no token.
     """
-    issued_at = now or datetime.now(timezone.utc)
+    issued_at = now or datetime.now(UTC)
     answer = hook.refresh_token(account_id)
     token = answer.get("access_token")
     if not token:
@@ -91,6 +92,6 @@ def revoke(hook: Any, store: Any, account_id: str, *, reason: str = "token revok
             raise RevokeNotConfirmed(f"Meta did not confirm revoking the token of account {account_id}; nothing was changed")
         at_meta, detail = True, "revoked at Meta"
     store.mark(account_id, "revoked", error=reason)
-    store.disable(account_id, reason)
+    AccountRegistry(store).disable(account_id, reason)
     log.info("Account %s: %s; token marked revoked, account disabled", account_id, detail)
     return Revoked(account_id, at_meta, detail)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from instagram_graph.operators.sync import GRAPH_API_POOL
+from instagram_graph.pool_check import GRAPH_API_POOL
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMENTS_FOR_A_YEAR = '{"comment_days": 365}'  # 120 seeded media over two years: few in a week

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg2
@@ -24,8 +24,9 @@ from airflow.sdk.exceptions import AirflowFailException
 from fastapi.testclient import TestClient
 
 from instagram_graph import sync_record
+from instagram_graph.accounts import AccountRegistry
 from instagram_graph.errors import TokenExpiredError, TransientError
-from instagram_graph.tokens import TokenStore
+from instagram_graph.token_store import TokenStore
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -172,7 +173,7 @@ def limiter_connection(monkeypatch, redis_client) -> None:
 
 
 def _add(store: TokenStore, account_id: str, username: str, expires_in: timedelta) -> None:
-    store.put(account_id, TOKEN, expires_at=datetime.now(timezone.utc) + expires_in, username=username)
+    store.put(account_id, TOKEN, expires_at=datetime.now(UTC) + expires_in, username=username)
 
 
 def _reader():
@@ -203,7 +204,7 @@ def test_the_page_shows_token_days_calls_and_pauses(store, limiter_connection, c
 
     _add(store, "1784", "first", timedelta(days=12, hours=3))
     _add(store, "2001", "second", timedelta(days=40, hours=3))
-    store.disable("2001", "paused by the test")
+    AccountRegistry(store).disable("2001", "paused by the test")
     worker = InstagramGraphHook("instagram_graph_default")  # records calls and pauses as a worker does
     for _ in range(3):
         assert worker.rate_limiter.acquire("1784") == 0.0
@@ -220,7 +221,7 @@ def test_the_page_shows_token_days_calls_and_pauses(store, limiter_connection, c
     assert first["paused_until"] is None
     assert (second["enabled"], second["token"]["days_left"], second["calls"]["used"]) == (False, 40, 0)
     paused_until = datetime.fromisoformat(second["paused_until"])
-    assert timedelta(seconds=590) < paused_until - datetime.now(timezone.utc) <= timedelta(seconds=600)
+    assert timedelta(seconds=590) < paused_until - datetime.now(UTC) <= timedelta(seconds=600)
 
     page = client.get("/instagram/accounts").text
     assert '<tr data-account-id="1784">' in page

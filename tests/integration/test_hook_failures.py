@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from instagram_graph.accounts import AccountRegistry
 from instagram_graph.errors import (
     ObjectNotFoundError,
     InvalidRequestError,
@@ -91,7 +92,7 @@ def test_token_expired_at_meta_is_tried_once_and_recorded(hook, sim, account, to
         hook.get_profile(account["id"])
     assert (caught.value.code, caught.value.subcode) == (190, 463)
     assert _attempts(sim, account["id"]) == 1
-    status = {a.account_id: a.status for a in token_store.list_accounts()}
+    status = {a.account_id: a.status for a in AccountRegistry(token_store).list_accounts()}
     assert status[account["id"]] == "expired"
 
 

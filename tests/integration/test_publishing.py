@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from instagram_graph.accounts import AccountRegistry
 from instagram_graph.errors import rule_for
 from instagram_graph.jobs import JobBusy, RequestRefused, job_lock
 from instagram_graph.publishing import (
@@ -505,7 +506,7 @@ def test_unknown_and_disabled_accounts_are_refused_before_any_call(publisher, si
     unknown = PublishRequest.build(account_id="999", media_type="IMAGE", media_url=IMG)
     with pytest.raises(RequestRefused, match=r"Unknown Instagram account '999' \(known accounts: .*instagram-graph accounts add 999"):
         publisher.register(unknown, "unknown")
-    token_store.disable(account["id"], "paused by marketing")
+    AccountRegistry(token_store).disable(account["id"], "paused by marketing")
     disabled = PublishRequest.build(account_id=account["id"], media_type="IMAGE", media_url=IMG)
     with pytest.raises(RequestRefused, match=r"is disabled \(paused by marketing\).*accounts enable"):
         publisher.register(disabled, "disabled")

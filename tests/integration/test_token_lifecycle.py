@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from instagram_graph import cli
+from instagram_graph.accounts import AccountRegistry
 from instagram_graph.errors import TokenError
 from instagram_graph.token_lifecycle import accounts_due, refresh
 
@@ -19,21 +20,26 @@ def accounts(sim) -> tuple[dict, dict, dict]:
     return first, due, later
 
 
-def test_due_means_expiring_soon_old_enough_enabled_and_not_revoked(token_store, accounts) -> None:
-    first, due, later = accounts
-    assert accounts_due(token_store) == [due["id"]]
-    assert accounts_due(token_store, timedelta(days=40)) == [due["id"], first["id"]]
+@pytest.fixture
+def registry(token_store) -> AccountRegistry:
+    return AccountRegistry(token_store)
 
-    now = datetime.now(timezone.utc)
+
+def test_due_means_expiring_soon_old_enough_enabled_and_not_revoked(registry, token_store, accounts) -> None:
+    first, due, later = accounts
+    assert accounts_due(registry) == [due["id"]]
+    assert accounts_due(registry, timedelta(days=40)) == [due["id"], first["id"]]
+
+    now = datetime.now(UTC)
     token_store.put(first["id"], first["token"], expires_at=now + timedelta(days=2), issued_at=now - timedelta(hours=2))
-    assert first["id"] not in accounts_due(token_store), "Meta refreshes no token younger than 24 h"
-    token_store.disable(due["id"], "paused")
-    assert due["id"] not in accounts_due(token_store)
-    token_store.enable(due["id"])
+    assert first["id"] not in accounts_due(registry), "Meta refreshes no token younger than 24 h"
+    registry.disable(due["id"], "paused")
+    assert due["id"] not in accounts_due(registry)
+    registry.enable(due["id"])
     token_store.mark(due["id"], "revoked")
-    assert due["id"] not in accounts_due(token_store)
+    assert due["id"] not in accounts_due(registry)
     token_store.mark(due["id"], "expired")
-    assert due["id"] in accounts_due(token_store), "an expired token is listed: its task must fail and name it"
+    assert due["id"] in accounts_due(registry), "an expired token is listed: its task must fail and name it"
 
 
 def test_refresh_stores_the_new_token_encrypted(hook, token_store, sim, accounts, schema) -> None:
@@ -41,16 +47,16 @@ def test_refresh_stores_the_new_token_encrypted(hook, token_store, sim, accounts
     result = refresh(hook, token_store, due["id"])
     new_token = next(a["token"] for a in sim.accounts() if a["id"] == due["id"])
     assert new_token != due["token"] and token_store.get(due["id"]).token == new_token
-    assert timedelta(days=59) < result.expires_at - datetime.now(timezone.utc) < timedelta(days=61)
+    assert timedelta(days=59) < result.expires_at - datetime.now(UTC) < timedelta(days=61)
     assert new_token not in json.dumps(result.summary())
 
 
-def test_a_revoked_token_cannot_be_refreshed(hook, token_store, sim, accounts) -> None:
+def test_a_revoked_token_cannot_be_refreshed(registry, hook, token_store, sim, accounts) -> None:
     _, due, _ = accounts
     sim.set_token(due["id"], revoked=True)
     with pytest.raises(TokenError):
         refresh(hook, token_store, due["id"])
-    assert next(i for i in token_store.list_accounts() if i.account_id == due["id"]).status == "invalid"
+    assert next(i for i in registry.list_accounts() if i.account_id == due["id"]).status == "invalid"
 
 
 @pytest.fixture
@@ -64,14 +70,14 @@ def cli_env(sim, schema, redis_client, monkeypatch) -> None:
 
 
 def test_revoke_revokes_at_meta_marks_the_token_and_disables_the_account(
-    cli_env, token_store, sim, accounts, capsys
+    registry, cli_env, token_store, sim, accounts, capsys
 ) -> None:
     first, _, _ = accounts
     assert cli.main(["accounts", "revoke", first["id"], "--reason", "client offboarded"]) == cli.EXIT_OK
     out = capsys.readouterr().out
     assert "revoked at Meta; token marked revoked; account disabled (client offboarded)" in out
     assert next(a for a in sim.accounts() if a["id"] == first["id"])["revoked"] is True
-    (info,) = [i for i in token_store.list_accounts() if i.account_id == first["id"]]
+    (info,) = [i for i in registry.list_accounts() if i.account_id == first["id"]]
     assert (info.status, info.enabled, info.disabled_reason) == ("revoked", False, "client offboarded")
     assert first["token"] not in out
 
@@ -81,12 +87,14 @@ def test_revoke_revokes_at_meta_marks_the_token_and_disables_the_account(
     assert sim.requests() == [], "a token marked revoked is not sent to Meta again"
 
 
-def test_revoke_changes_nothing_when_meta_cannot_be_reached(cli_env, token_store, sim, accounts, capsys) -> None:
+def test_revoke_changes_nothing_when_meta_cannot_be_reached(
+    registry, cli_env, token_store, sim, accounts, capsys
+) -> None:
     first, _, _ = accounts
     sim.add_fault(method="DELETE", path=r"/permissions$", kind="http_500")
     assert cli.main(["accounts", "revoke", first["id"]]) == cli.EXIT_GRAPH_API
     assert "Nothing was changed. Run the command again." in capsys.readouterr().err
-    (info,) = [i for i in token_store.list_accounts() if i.account_id == first["id"]]
+    (info,) = [i for i in registry.list_accounts() if i.account_id == first["id"]]
     assert (info.status, info.enabled) == ("active", True)
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg2
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
+from instagram_graph.accounts import AccountRegistry, UnknownAccount
 from instagram_graph.errors import TokenExpiredError, TokenInvalidError
 from instagram_graph.migrations import apply_migrations
-from instagram_graph.tokens import KEYS_ENV, AccessToken, TokenStore, TokenStoreError
+from instagram_graph.token_store import KEYS_ENV, AccessToken, TokenStore, TokenStoreError
 
 TOKEN = "IGAAJtestTOKENvalue0123456789abcdefXYZ"
 OTHER_TOKEN = "IGAAJotherTOKEN9876543210zyxwvu"
@@ -23,7 +24,7 @@ OTHER_ACCOUNT = "17841400000000002"
 
 
 def _in_days(days: float) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(days=days)
+    return datetime.now(UTC) + timedelta(days=days)
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def _token_row(connect, account_id: str = ACCOUNT) -> dict:
 
 def test_put_get_roundtrip(store):
     expires = _in_days(60)
-    issued = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    issued = datetime(2026, 1, 1, tzinfo=UTC)
     store.put(ACCOUNT, TOKEN, expires_at=expires, issued_at=issued, scopes=("instagram_business_basic", "x"), username="shop")
 
     token = store.get(ACCOUNT)
@@ -127,7 +128,7 @@ def test_put_again_replaces_the_token_and_reactivates_it(store):
 
 
 def test_expired_token_raises_before_use_and_is_marked(store, connect):
-    expired_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    expired_at = datetime.now(UTC) - timedelta(minutes=1)
     store.put(ACCOUNT, TOKEN, expires_at=expired_at)
 
     with pytest.raises(TokenExpiredError) as excinfo:
@@ -192,7 +193,7 @@ def test_missing_keys_name_the_variable_and_how_to_make_a_key(connect, monkeypat
 
     assert KEYS_ENV in str(excinfo.value)
     assert "Fernet.generate_key()" in str(excinfo.value)
-    assert store.list_accounts() == []  # listing needs no keys
+    assert AccountRegistry(store).list_accounts() == []  # listing needs no keys
 
 
 def test_malformed_key_is_refused_without_echoing_it(connect):
@@ -279,7 +280,7 @@ def test_list_accounts_shows_health_and_never_the_token(store):
     store.put(ACCOUNT, TOKEN, expires_at=_in_days(10.5), username="shop")
     store.put(OTHER_ACCOUNT, OTHER_TOKEN, expires_at=_in_days(-2))
 
-    infos = {info.account_id: info for info in store.list_accounts()}
+    infos = {info.account_id: info for info in AccountRegistry(store).list_accounts()}
 
     assert infos[ACCOUNT].username == "shop"
     assert infos[ACCOUNT].enabled is True
@@ -292,28 +293,29 @@ def test_list_accounts_shows_health_and_never_the_token(store):
 
 
 def test_disable_enable_and_enabled_accounts(store):
+    accounts = AccountRegistry(store)
     store.put(ACCOUNT, TOKEN, expires_at=_in_days(30))
     store.put(OTHER_ACCOUNT, OTHER_TOKEN, expires_at=_in_days(30))
-    assert store.enabled_accounts() == [ACCOUNT, OTHER_ACCOUNT]
+    assert accounts.enabled_accounts() == [ACCOUNT, OTHER_ACCOUNT]
 
-    store.disable(ACCOUNT, "client paused the contract")
-    assert store.enabled_accounts() == [OTHER_ACCOUNT]
-    info = next(info for info in store.list_accounts() if info.account_id == ACCOUNT)
+    accounts.disable(ACCOUNT, "client paused the contract")
+    assert accounts.enabled_accounts() == [OTHER_ACCOUNT]
+    info = next(info for info in accounts.list_accounts() if info.account_id == ACCOUNT)
     assert (info.enabled, info.disabled_reason) == (False, "client paused the contract")
 
     store.put(ACCOUNT, TOKEN, expires_at=_in_days(30))  # a new token does not re-enable
-    assert store.enabled_accounts() == [OTHER_ACCOUNT]
-    store.enable(ACCOUNT)
-    assert store.enabled_accounts() == [ACCOUNT, OTHER_ACCOUNT]
+    assert accounts.enabled_accounts() == [OTHER_ACCOUNT]
+    accounts.enable(ACCOUNT)
+    assert accounts.enabled_accounts() == [ACCOUNT, OTHER_ACCOUNT]
 
-    with pytest.raises(TokenStoreError, match="Unknown Instagram account nobody"):
-        store.disable("nobody", "x")
+    with pytest.raises(UnknownAccount, match="Unknown Instagram account nobody"):
+        accounts.disable("nobody", "x")
     with pytest.raises(ValueError):
-        store.disable(ACCOUNT, " ")
+        accounts.disable(ACCOUNT, " ")
 
 
 def test_update_after_refresh(store, connect):
-    store.put(ACCOUNT, TOKEN, expires_at=_in_days(-1), issued_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    store.put(ACCOUNT, TOKEN, expires_at=_in_days(-1), issued_at=datetime(2025, 1, 1, tzinfo=UTC))
     with pytest.raises(TokenExpiredError):
         store.get(ACCOUNT)
     new_expiry = _in_days(60)
@@ -322,7 +324,7 @@ def test_update_after_refresh(store, connect):
 
     token = store.get(ACCOUNT)
     assert (token.token, token.status, token.expires_at) == (OTHER_TOKEN, "active", new_expiry)
-    assert token.issued_at > datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert token.issued_at > datetime(2026, 1, 1, tzinfo=UTC)
     row = _token_row(connect)
     assert row["last_refreshed_at"] is not None and row["last_error"] is None
     with pytest.raises(TokenStoreError, match="nobody"):
@@ -340,7 +342,7 @@ def test_mark_validates_status_and_account(store):
 def test_put_refuses_a_malformed_token(store, bad):
     with pytest.raises(ValueError):
         store.put(ACCOUNT, bad, expires_at=_in_days(1))
-    assert store.list_accounts() == []
+    assert AccountRegistry(store).list_accounts() == []
 
 
 def test_put_refuses_naive_datetimes(store):
@@ -371,13 +373,13 @@ def test_cli_add_reads_the_token_from_stdin_and_list_never_shows_it(dsn, store):
     stored = store.get(ACCOUNT)
     assert stored.token == TOKEN  # stripped of the newline
     assert stored.scopes == ("a", "b")
-    assert 59 <= (stored.expires_at - datetime.now(timezone.utc)).days <= 60
+    assert 59 <= (stored.expires_at - datetime.now(UTC)).days <= 60
 
 
 def test_cli_add_with_expires_at(dsn, store):
     result = _cli(dsn, "accounts", "add", ACCOUNT, "--expires-at", "2099-03-01T12:00:00Z", stdin=TOKEN)
     assert result.returncode == 0, result.stderr
-    assert store.get(ACCOUNT).expires_at == datetime(2099, 3, 1, 12, tzinfo=timezone.utc)
+    assert store.get(ACCOUNT).expires_at == datetime(2099, 3, 1, 12, tzinfo=UTC)
 
 
 def test_cli_refuses_an_empty_token(dsn, store):
@@ -385,7 +387,7 @@ def test_cli_refuses_an_empty_token(dsn, store):
     assert result.returncode == 2
     assert "no token given" in result.stderr
     assert "Traceback" not in result.stderr
-    assert store.list_accounts() == []
+    assert AccountRegistry(store).list_accounts() == []
 
 
 def test_cli_argv_has_no_place_for_a_token(dsn):
@@ -400,7 +402,7 @@ def test_cli_disable_and_keys(dsn, store):
     store.put(ACCOUNT, TOKEN, expires_at=_in_days(30))
     disabled = _cli(dsn, "accounts", "disable", ACCOUNT, "--reason", "paused")
     assert disabled.returncode == 0, disabled.stderr
-    assert store.enabled_accounts() == []
+    assert AccountRegistry(store).enabled_accounts() == []
 
     new_key = _cli(dsn, "keys", "generate").stdout.strip()
     Fernet(new_key)  # a valid key
@@ -461,7 +463,7 @@ def test_list_tells_which_tokens_the_current_keys_cannot_decrypt(dsn, connect, s
     other_key = Fernet.generate_key().decode()
     TokenStore(conn_factory=connect, keys=other_key).put(OTHER_ACCOUNT, OTHER_TOKEN, expires_at=_in_days(30))
 
-    infos = {info.account_id: info.status for info in store.list_accounts()}
+    infos = {info.account_id: info.status for info in AccountRegistry(store).list_accounts()}
     assert infos == {ACCOUNT: "active", OTHER_ACCOUNT: "undecryptable"}
 
     listed = _cli(dsn, "accounts", "list")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from instagram_graph.errors import PermissionDeniedError, RateLimitError, TokenExpiredError
-from instagram_graph.operators.sync import graph_api_outcomes
+from instagram_graph.operators.policy import graph_api_outcomes
 
 
 @pytest.fixture
@@ -19,28 +19,28 @@ def task() -> BaseOperator:
 
 
 def test_a_throttle_with_a_regain_time_defers_to_the_resume_method(task) -> None:
-    before = datetime.now(timezone.utc)
-    with pytest.raises(TaskDeferred) as deferred:
-        with graph_api_outcomes(task, "1784", resume="resume"):
-            raise RateLimitError("throttled", retry_after=120)
+    before = datetime.now(UTC)
+    with pytest.raises(TaskDeferred) as deferred, graph_api_outcomes(task, "1784", resume="resume"):
+        raise RateLimitError("throttled", retry_after=120)
 
     assert deferred.value.method_name == "resume"
     assert isinstance(deferred.value.trigger, TimeDeltaTrigger)
     _, kwargs = deferred.value.trigger.serialize()
-    assert before + timedelta(seconds=120) <= kwargs["moment"] <= datetime.now(timezone.utc) + timedelta(seconds=120)
+    assert before + timedelta(seconds=120) <= kwargs["moment"] <= datetime.now(UTC) + timedelta(seconds=120)
 
 
 def test_a_throttle_without_a_regain_time_is_left_to_task_retries(task) -> None:
-    with pytest.raises(RateLimitError, match="no regain time"):
-        with graph_api_outcomes(task, "1784", resume="execute"):
-            raise RateLimitError("no regain time")
+    with pytest.raises(RateLimitError, match="no regain time"), graph_api_outcomes(task, "1784", resume="execute"):
+        raise RateLimitError("no regain time")
 
 
 @pytest.mark.parametrize("error", [TokenExpiredError("token expired"), PermissionDeniedError("missing scope")])
 def test_token_and_permission_problems_fail_at_once_naming_account_and_fix(task, error) -> None:
-    with pytest.raises(AirflowFailException) as failed:
-        with graph_api_outcomes(task, "1784", resume="execute", consequence="Nothing was sent for key 'k'."):
-            raise error
+    with (
+        pytest.raises(AirflowFailException) as failed,
+        graph_api_outcomes(task, "1784", resume="execute", consequence="Nothing was sent for key 'k'."),
+    ):
+        raise error
 
     message = str(failed.value)
     assert message.startswith(f"account 1784: {type(error).__name__}: {error}. Nothing was sent for key 'k'. ")
@@ -49,17 +49,16 @@ def test_token_and_permission_problems_fail_at_once_naming_account_and_fix(task,
 
 
 def test_other_errors_pass_through_untouched(task) -> None:
-    with pytest.raises(ValueError, match="not a Graph API problem"):
-        with graph_api_outcomes(task, "1784", resume="execute"):
-            raise ValueError("not a Graph API problem")
+    with pytest.raises(ValueError, match="not a Graph API problem"), graph_api_outcomes(task, "1784", resume="execute"):
+        raise ValueError("not a Graph API problem")
 
 
 def test_an_unknown_outcome_defers_until_it_settles_then_resumes_counting_the_waits(task) -> None:
     from instagram_graph.jobs import OutcomeUnsettled
-    from instagram_graph.operators.sync import defer_until_settled
+    from instagram_graph.operators.policy import defer_until_settled
 
     unknown = OutcomeUnsettled("The send request got no usable answer.", wait_seconds=40)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     with pytest.raises(TaskDeferred) as deferred:
         defer_until_settled(task, unknown, resume="resume", waits=1, max_waits=3, kwargs={"wait_deadline": 5.0})
     assert deferred.value.method_name == "resume"
@@ -69,6 +68,6 @@ def test_an_unknown_outcome_defers_until_it_settles_then_resumes_counting_the_wa
 
     from airflow.sdk.exceptions import AirflowException
 
-    with pytest.raises(AirflowException, match="waited for 3 unknown outcome.*the task retries") as retried:
+    with pytest.raises(AirflowException, match=r"waited for 3 unknown outcome.*the task retries") as retried:
         defer_until_settled(task, unknown, resume="resume", waits=3, max_waits=3)
     assert not isinstance(retried.value, AirflowFailException), "a retry, not a failure"

@@ -18,7 +18,7 @@ def api_server():
     answer = {"status": 200, "body": {"name": GRAPH_API_POOL, "exists": True, "slots": 8}, "paths": []}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's naming
+        def do_GET(self):
             answer["paths"].append(self.path)
             body = answer["body"]
             payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()

@@ -48,13 +48,14 @@ def test_the_dag_params_use_the_same_bounds() -> None:
 def test_the_operator_fails_at_once_without_a_call_or_a_connection(monkeypatch) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
+    from instagram_graph import db
     from instagram_graph.operators import sync as sync_operators
 
     def no_connection(*args, **kwargs):
         raise AssertionError("a bad option must be refused before any connection is made")
 
-    monkeypatch.setattr(sync_operators.db, "connect", no_connection)
-    monkeypatch.setattr(sync_operators, "InstagramGraphHook", no_connection)
+    monkeypatch.setattr(db, "connect", no_connection)
+    monkeypatch.setattr(sync_operators.InstagramSyncOperator, "hook_class", no_connection)
     operator = sync_operators.InstagramSyncOperator(
         task_id="sync_comments", stream="comments", account_id="1", options={"comment_days": "1000000000000"}
     )

@@ -180,7 +180,7 @@ class InstagramGraphHook(BaseHook):
     @property
     def token_store(self) -> Any:
         if self._token_store is None:
-            from instagram_graph.tokens import TokenStore
+            from instagram_graph.token_store import TokenStore
 
             self._token_store = TokenStore()
         return self._token_store

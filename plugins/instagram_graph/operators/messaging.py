@@ -20,20 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from instagram_graph import db
-from instagram_graph.hooks.graph_api import InstagramGraphHook
-from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
+from instagram_graph.jobs import default_idempotency_key, job_lock
 from instagram_graph.messaging import MessageFailed, MessageRequest, Messenger, SendOutcomeUnknown
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, defer_until_settled, graph_api_outcomes
-from instagram_graph.validation import InvalidInput, whole_number
+from instagram_graph.operators.base import InstagramBaseOperator
+from instagram_graph.operators.policy import defer_until_settled
+from instagram_graph.validation import whole_number
 
 MAX_UNANSWERED = 10
 
 
-class InstagramSendMessageOperator(BaseOperator):
+class InstagramSendMessageOperator(InstagramBaseOperator):
     """Send one text DM from an account to a person who wrote to it, exactly once.
 
     :param account_id: the IG user id that sends.
@@ -46,6 +44,8 @@ class InstagramSendMessageOperator(BaseOperator):
     :param max_unanswered: lost answers waited out in one attempt (1 to 10; each wait is
         deferred, then followed by a look into the conversation) before leaving the rest
         to a task retry.
+
+    The connection ids and task defaults are :class:`~instagram_graph.operators.base.InstagramBaseOperator`'s.
     """
 
     template_fields: Sequence[str] = ("account_id", "recipient_id", "text", "tag", "idempotency_key")
@@ -60,56 +60,45 @@ class InstagramSendMessageOperator(BaseOperator):
         tag: str | None = None,
         idempotency_key: str | None = None,
         max_unanswered: int = 3,
-        instagram_graph_conn_id: str = InstagramGraphHook.default_conn_name,
-        redis_conn_id: str = "instagram_redis",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**{**GRAPH_TASK_DEFAULTS, **kwargs})
+        super().__init__(account_id=account_id, **kwargs)
         whole_number("max_unanswered", max_unanswered, minimum=1, maximum=MAX_UNANSWERED)
-        self.account_id = account_id
         self.recipient_id = recipient_id
         self.text = text
         self.tag = tag
         self.idempotency_key = idempotency_key
         self.max_unanswered = max_unanswered
-        self.instagram_graph_conn_id = instagram_graph_conn_id
-        self.redis_conn_id = redis_conn_id
 
     def execute(self, context: Any, event: Any = None, settle_waits: int = 0) -> dict[str, Any]:
         """Also the resumption after a deferral (a throttle, or the settle time after a
         lost answer: ``settle_waits`` counts those of this attempt)."""
-        hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
-        try:
-            request = MessageRequest.build(
-                account_id=str(self.account_id or ""),
-                recipient_id=str(self.recipient_id or ""),
-                text=self.text or "",
-                tag=self.tag,
-                # the connection (no call), read only when a tag needs it
-                human_agent_enabled=bool(self.tag) and hook.settings.human_agent_enabled,
-            )
-            dag = context.get("dag")
-            key = default_idempotency_key(self.idempotency_key, getattr(dag, "dag_id", self.dag_id), context["run_id"])
-        except (RequestRefused, InvalidInput) as exc:
-            hook.close()
-            raise AirflowFailException(f"Message refused: {exc}") from None
-
-        with db.connection_loss_explained():
-            conn = open_warehouse()
-        consequence = f"Nothing was sent for key {key!r}."
-        try:
-            with db.connection_loss_explained(), graph_api_outcomes(
-                self, str(self.account_id), resume="execute", consequence=consequence
-            ):
-                messenger = Messenger(hook, conn)
-                with job_lock(conn, "outbound_messages", key):
-                    message = messenger.send(messenger.register(request, key, context.get("run_id")))
-        except (RequestRefused, InvalidInput, MessageFailed) as exc:
-            raise AirflowFailException(str(exc)) from None
-        except SendOutcomeUnknown as exc:
-            defer_until_settled(self, exc, resume="execute", waits=settle_waits, max_waits=self.max_unanswered)
-        finally:
-            conn.close()
-            hook.close()
+        with self.hook_scope():
+            with self.refused_as_failure("Message refused: "):
+                request = MessageRequest.build(
+                    account_id=str(self.account_id or ""),
+                    recipient_id=str(self.recipient_id or ""),
+                    text=self.text or "",
+                    tag=self.tag,
+                    # the connection (no call), read only when a tag needs it
+                    human_agent_enabled=bool(self.tag) and self.hook.settings.human_agent_enabled,
+                )
+                dag = context.get("dag")
+                key = default_idempotency_key(
+                    self.idempotency_key, getattr(dag, "dag_id", self.dag_id), context["run_id"]
+                )
+            consequence = f"Nothing was sent for key {key!r}."
+            with self.warehouse(autocommit=True) as conn:
+                try:
+                    with self.refused_as_failure(), self.graph_api_work(resume="execute", consequence=consequence):
+                        messenger = Messenger(self.hook, conn)
+                        with job_lock(conn, "outbound_messages", key):
+                            message = messenger.send(messenger.register(request, key, context.get("run_id")))
+                except MessageFailed as exc:
+                    raise AirflowFailException(str(exc)) from None
+                except SendOutcomeUnknown as exc:
+                    defer_until_settled(
+                        self, exc, resume="execute", waits=settle_waits, max_waits=self.max_unanswered
+                    )
         self.log.info("Sent: message %s", message.message_id)
         return message.summary()

@@ -29,17 +29,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from instagram_graph import db
-from instagram_graph.hooks.graph_api import InstagramGraphHook
-from instagram_graph.jobs import RequestRefused, default_idempotency_key, job_lock, open_warehouse
-from instagram_graph.operators.sync import GRAPH_TASK_DEFAULTS, defer_until_settled, graph_api_outcomes
+from instagram_graph.jobs import default_idempotency_key, job_lock
+from instagram_graph.operators.base import InstagramBaseOperator
+from instagram_graph.operators.policy import defer_until_settled
 from instagram_graph.publishing import (
     PublishedMediaNotFound,
-    PublishFailed,
     Publisher,
+    PublishFailed,
     PublishJob,
     PublishOutcomeUnknown,
     PublishRequest,
@@ -56,7 +54,7 @@ MAX_UNANSWERED = 10
 MAX_POLL_INTERVAL_SECONDS = 3600
 
 
-class InstagramPublishOperator(BaseOperator):
+class InstagramPublishOperator(InstagramBaseOperator):
     """Publish one image, reel, story or carousel for one account, exactly once.
 
     Options a media type does not take are refused before any call, naming the field
@@ -89,6 +87,8 @@ class InstagramPublishOperator(BaseOperator):
     :param max_unanswered: lost media_publish answers waited out in one attempt (1 to 10;
         each wait is deferred, then followed by a container check), and tries to find a
         published post on the account's edge, before leaving the rest to a task retry.
+
+    The connection ids and task defaults are :class:`~instagram_graph.operators.base.InstagramBaseOperator`'s.
     """
 
     template_fields: Sequence[str] = (
@@ -128,18 +128,15 @@ class InstagramPublishOperator(BaseOperator):
         wait_timeout_minutes: float | str = DEFAULT_WAIT_TIMEOUT_MINUTES,
         poll_intervals: Sequence[float] | None = None,
         max_unanswered: int = 3,
-        instagram_graph_conn_id: str = InstagramGraphHook.default_conn_name,
-        redis_conn_id: str = "instagram_redis",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**{**GRAPH_TASK_DEFAULTS, **kwargs})
+        super().__init__(account_id=account_id, **kwargs)
         whole_number("max_unanswered", max_unanswered, minimum=1, maximum=MAX_UNANSWERED)
         if poll_intervals and not all(0 < float(p) <= MAX_POLL_INTERVAL_SECONDS for p in poll_intervals):
             raise InvalidInput(
                 f"poll_intervals {list(poll_intervals)!r}: each pause must be above 0 and at most "
                 f"{MAX_POLL_INTERVAL_SECONDS} seconds (Meta asks for about one check a minute)."
             )
-        self.account_id = account_id
         self.media_type = media_type
         self.media_url = media_url
         self.children = children
@@ -155,13 +152,11 @@ class InstagramPublishOperator(BaseOperator):
         self.wait_timeout_minutes = wait_timeout_minutes
         self.poll_intervals = tuple(poll_intervals) if poll_intervals else None
         self.max_unanswered = max_unanswered
-        self.instagram_graph_conn_id = instagram_graph_conn_id
-        self.redis_conn_id = redis_conn_id
 
     # --- entry points ---------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, Any]:
-        try:
+        with self.refused_as_failure("Publish request refused: "):
             request = PublishRequest.build(
                 account_id=str(self.account_id or ""),
                 media_type=str(self.media_type or ""),
@@ -178,8 +173,6 @@ class InstagramPublishOperator(BaseOperator):
             )
             self._wait_timeout_minutes()
             key = self._key(context)
-        except (RequestRefused, InvalidInput) as exc:
-            raise AirflowFailException(f"Publish request refused: {exc}") from None
         return self._run(context, key, request=request)
 
     def resume(
@@ -207,34 +200,27 @@ class InstagramPublishOperator(BaseOperator):
         wait_deadline: float | None = None,
         settle_waits: int = 0,
     ) -> dict[str, Any]:
-        hook = InstagramGraphHook(self.instagram_graph_conn_id, redis_conn_id=self.redis_conn_id)
-        with db.connection_loss_explained():
-            conn = open_warehouse()
         consequence = (
             f"Nothing more was published for key {key!r}; it resumes from its recorded state when triggered "
             "again with the same key."
         )
-        try:
-            with db.connection_loss_explained(), graph_api_outcomes(
-                self, str(self.account_id), resume="resume", consequence=consequence
-            ):
-                publisher = Publisher(hook, conn)
-                with job_lock(conn, "publish_jobs", key):
-                    job = self._job(publisher, key, request, context)
-                    statuses: dict[str, str] = {}
-                    if event is not None:
-                        statuses = publisher.accept_wait_result(job, event)
-                        job = publisher.load(key) or job
-                    outcome = self._advance(publisher, job, statuses)
-                    poll_intervals = self.poll_intervals or hook.settings.status_poll_intervals
-        except (RequestRefused, PublishFailed) as exc:
-            raise AirflowFailException(str(exc)) from None
-        except PublishOutcomeUnknown as exc:
-            defer_until_settled(self, exc, resume="resume", waits=settle_waits, max_waits=self.max_unanswered,
-                                kwargs={"wait_deadline": wait_deadline})
-        finally:
-            conn.close()
-            hook.close()
+        with self.hook_scope(), self.warehouse(autocommit=True) as conn:
+            try:
+                with self.refused_as_failure(), self.graph_api_work(resume="resume", consequence=consequence):
+                    publisher = Publisher(self.hook, conn)
+                    with job_lock(conn, "publish_jobs", key):
+                        job = self._job(publisher, key, request, context)
+                        statuses: dict[str, str] = {}
+                        if event is not None:
+                            statuses = publisher.accept_wait_result(job, event)
+                            job = publisher.load(key) or job
+                        outcome = self._advance(publisher, job, statuses)
+                        poll_intervals = self.poll_intervals or self.hook.settings.status_poll_intervals
+            except PublishFailed as exc:
+                raise AirflowFailException(str(exc)) from None
+            except PublishOutcomeUnknown as exc:
+                defer_until_settled(self, exc, resume="resume", waits=settle_waits, max_waits=self.max_unanswered,
+                                    kwargs={"wait_deadline": wait_deadline})
 
         if isinstance(outcome, WaitFor):
             self._defer_for(outcome, poll_intervals, wait_deadline)

@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-
-from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
 from instagram_graph.ui import accounts_html, accounts_view
 from instagram_graph.ui.auth import sync_run_reader

@@ -10,7 +10,7 @@ with ``last-success`` and ``last-failure`` cells. A part that could not be read 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from jinja2 import Environment, StrictUndefined
 
@@ -92,7 +92,7 @@ _ENVIRONMENT = Environment(autoescape=True, undefined=StrictUndefined, trim_bloc
 
 
 def _when(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _seconds(value: float) -> str:

@@ -2,7 +2,7 @@
 
 Each part comes from where the workers keep it, built the way they build it:
 
-* accounts and token health: :meth:`TokenStore.list_accounts` (never a token);
+* accounts and token health: :meth:`AccountRegistry.list_accounts` (never a token);
 * the last success and failure of each stream: :func:`instagram_graph.sync_record.latest`;
 * calls in the current limiter window and pauses: an :class:`InstagramGraphHook` on the
   ``instagram_graph_default`` connection, whose ``rate_limiter`` and ``throttle`` are the
@@ -24,12 +24,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from instagram_graph import db
+from instagram_graph.accounts import AccountRegistry, AccountTokenInfo
 from instagram_graph.sync_record import StreamHistory, latest
-from instagram_graph.tokens import AccountTokenInfo, TokenStore, TokenStoreError
+from instagram_graph.token_store import TokenStoreError
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class LimiterState:
 
 def gather(
     *,
-    token_store: Callable[[], TokenStore] = TokenStore,
+    accounts: Callable[[], AccountRegistry] = AccountRegistry,
     connect: Callable[[], Any] | None = None,
     limiter_state: Callable[[list[str]], dict[str, LimiterState]] | None = None,
     streams: Iterable[str] | None = None,
@@ -130,9 +131,9 @@ def gather(
 
     The defaults are the production wiring; tests and tools may pass their own.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
-        infos = token_store().list_accounts()
+        infos = accounts().list_accounts()
     except TokenStoreError as exc:  # tokens are stored but this process has no key that checks them
         return AccountsPage(now, (), _unavailable(TOKEN_KEYS, exc))
     except Exception as exc:
@@ -172,7 +173,7 @@ def redis_limiter_state(account_ids: list[str], conn_id: str = GRAPH_CONN_ID) ->
             paused = throttle.pause_remaining(settings.app_id, account_id)
             states[account_id] = LimiterState(
                 calls=CallWindow(used=used, limit=limiter.limit, window_seconds=limiter.window_seconds),
-                paused_until=datetime.now(timezone.utc) + timedelta(seconds=paused) if paused > 0 else None,
+                paused_until=datetime.now(UTC) + timedelta(seconds=paused) if paused > 0 else None,
             )
         return states
     finally:

@@ -22,12 +22,11 @@ from the query string, so ``?dag_id=<a DAG the user can read>`` would narrow the
 
 from __future__ import annotations
 
-from fastapi import HTTPException, status
-
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import HTTPException, status
 
 
 def sync_run_reader(user: GetUserDep) -> BaseUser:

@@ -1,0 +1,337 @@
+"""Per-account access tokens, encrypted at rest in ``instagram.oauth_tokens``.
+
+Tokens are encrypted with Fernet keys from env ``INSTAGRAM_TOKEN_KEYS`` (comma-separated):
+the first key encrypts, every key decrypts (:class:`cryptography.fernet.MultiFernet`). To
+rotate: generate a key, put it first (``NEW,OLD``), run ``instagram-graph keys rotate``,
+then drop the old key. The database holds ciphertext only; the keys never go near it.
+
+:meth:`TokenStore.get` checks expiry and status *before* a token is used, so an expired
+token fails fast with :class:`~instagram_graph.errors.TokenExpiredError` instead of a
+Graph API round trip, and registers every token it hands out with Airflow's secrets
+masker so it is replaced by ``***`` in task logs.
+
+Which accounts exist, are enabled or are due a refresh is account administration:
+:mod:`instagram_graph.accounts`. No message, ``repr`` or listing of this module contains a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from instagram_graph import db
+from instagram_graph.errors import TokenExpiredError, TokenInvalidError, reconnect_hint, redact
+from instagram_graph.masking import mask_secret
+
+log = logging.getLogger(__name__)
+
+KEYS_ENV = "INSTAGRAM_TOKEN_KEYS"
+STATUSES = ("active", "expired", "invalid", "revoked")
+GENERATE_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+
+_SELECT_TOKEN = """
+SELECT ciphertext, token_type, scopes, issued_at, expires_at, status, last_error,
+       expires_at IS NOT NULL AND expires_at <= now() AS past_expiry
+  FROM instagram.oauth_tokens
+ WHERE account_id = %s
+"""
+_MARK_EXPIRED = """
+UPDATE instagram.oauth_tokens
+   SET status = 'expired', last_error = %s
+ WHERE account_id = %s AND status = 'active'
+"""
+_UPSERT_ACCOUNT = """
+INSERT INTO instagram.accounts AS a (account_id, username)
+VALUES (%s, %s)
+ON CONFLICT (account_id) DO UPDATE
+   SET username = COALESCE(EXCLUDED.username, a.username)
+"""
+_UPSERT_TOKEN = """
+INSERT INTO instagram.oauth_tokens AS t
+       (account_id, ciphertext, token_type, scopes, issued_at, expires_at, status, last_error, last_refreshed_at)
+VALUES (%s, %s, %s, %s::text[], COALESCE(%s, now()), %s, 'active', NULL, NULL)
+ON CONFLICT (account_id) DO UPDATE
+   SET ciphertext = EXCLUDED.ciphertext,
+       token_type = EXCLUDED.token_type,
+       scopes = EXCLUDED.scopes,
+       issued_at = EXCLUDED.issued_at,
+       expires_at = EXCLUDED.expires_at,
+       status = 'active',
+       last_error = NULL,
+       last_refreshed_at = NULL
+"""
+_UPDATE_AFTER_REFRESH = """
+UPDATE instagram.oauth_tokens
+   SET ciphertext = %s, expires_at = %s, issued_at = COALESCE(%s, now()),
+       last_refreshed_at = now(), status = 'active', last_error = NULL
+ WHERE account_id = %s
+"""
+_MARK = "UPDATE instagram.oauth_tokens SET status = %s, last_error = %s WHERE account_id = %s"
+_LOCK_ALL_CIPHERTEXTS = "SELECT account_id, ciphertext FROM instagram.oauth_tokens ORDER BY account_id FOR UPDATE"
+_SET_CIPHERTEXT = "UPDATE instagram.oauth_tokens SET ciphertext = %s WHERE account_id = %s"
+
+
+class TokenStoreError(RuntimeError):
+    """The store cannot hand out a token: none stored, no key decrypts it, or no keys set.
+
+    The message names the account and the fix, never the token.
+    """
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A decrypted token. ``repr``/``str`` leave the token out."""
+
+    account_id: str
+    token: str = field(repr=False)
+    expires_at: datetime | None
+    issued_at: datetime | None
+    scopes: tuple[str, ...]
+    status: str
+    token_type: str = "bearer"
+
+
+class TokenStore:
+    """Encrypted tokens per Instagram account, in the warehouse.
+
+    :param conn_factory: returns a new DB-API connection (default :func:`instagram_graph.db.connect`);
+        the store opens one per operation and closes it afterwards.
+    :param keys: comma-separated Fernet keys, newest first; default env ``INSTAGRAM_TOKEN_KEYS``.
+        Read when the store is built, checked when first needed (listing and disabling
+        accounts work without keys).
+    """
+
+    def __init__(self, conn_factory: Callable[[], Any] = db.connect, keys: str | None = None) -> None:
+        self._conn_factory = conn_factory
+        self._keys = keys if keys is not None else os.environ.get(KEYS_ENV)
+        self._multi_fernet: MultiFernet | None = None
+        self._key_count = 0
+
+    def check_keys(self) -> None:
+        """Raise :class:`TokenStoreError` now if the keys are missing or malformed."""
+        self._fernet()
+
+    def decrypts(self, ciphertext: Any) -> bool:
+        """Whether the current keys decrypt ``ciphertext`` (the plaintext is dropped at once)."""
+        if ciphertext is None:
+            return False
+        try:
+            self._fernet().decrypt(bytes(ciphertext))
+        except InvalidToken:
+            return False
+        return True
+
+    def put(
+        self,
+        account_id: str,
+        token: str,
+        *,
+        expires_at: datetime | None,
+        issued_at: datetime | None = None,
+        scopes: Iterable[str] = (),
+        username: str | None = None,
+        token_type: str = "bearer",
+    ) -> None:
+        """Store (or replace) the account's token, encrypted, with status ``active``.
+
+        Creates the account (enabled) if it is new; an existing account keeps its enabled
+        flag. ``expires_at=None`` means the token does not expire. Datetimes must be
+        timezone-aware. ``issued_at`` defaults to now.
+        """
+        _check_account_id(account_id)
+        token = _check_token(token)
+        _check_aware(expires_at=expires_at, issued_at=issued_at)
+        ciphertext = self._fernet().encrypt(token.encode("utf-8"))
+        mask_secret(token)
+        with self.transaction() as cur:
+            cur.execute(_UPSERT_ACCOUNT, (account_id, username))
+            cur.execute(
+                _UPSERT_TOKEN,
+                (account_id, ciphertext, token_type, list(scopes), issued_at, expires_at),
+            )
+
+    def get(self, account_id: str) -> AccessToken:
+        """The account's usable token, decrypted.
+
+        :raises TokenExpiredError: ``expires_at`` has passed (the row is marked ``expired``)
+            or the token was marked expired.
+        :raises TokenInvalidError: the token was marked ``invalid`` or ``revoked``.
+        :raises TokenStoreError: no token is stored, or no key decrypts it.
+        """
+        with self.transaction() as cur:
+            cur.execute(_SELECT_TOKEN, (account_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise TokenStoreError(
+                    f"No token stored for Instagram account {account_id}. Add one with: "
+                    f"{reconnect_hint(account_id)}"
+                )
+            ciphertext, token_type, scopes, issued_at, expires_at, status, last_error, past_expiry = row
+            if status == "active" and past_expiry:
+                last_error = f"expired at {expires_at.isoformat()}"
+                cur.execute(_MARK_EXPIRED, (last_error, account_id))
+                status = "expired"
+
+        readd = f"Add a new token with: {reconnect_hint(account_id)}"
+        if status == "expired":
+            when = f" at {expires_at.isoformat()}" if expires_at is not None else ""
+            raise TokenExpiredError(f"The access token of Instagram account {account_id} expired{when}. {readd}")
+        if status != "active":
+            reason = f" ({last_error})" if last_error else ""
+            raise TokenInvalidError(f"The access token of Instagram account {account_id} is {status}{reason}. {readd}")
+
+        token = self._decrypt(account_id, bytes(ciphertext))
+        mask_secret(token)
+        return AccessToken(
+            account_id=account_id,
+            token=token,
+            expires_at=expires_at,
+            issued_at=issued_at,
+            scopes=tuple(scopes or ()),
+            status=status,
+            token_type=token_type,
+        )
+
+    def update_after_refresh(
+        self,
+        account_id: str,
+        new_token: str,
+        expires_at: datetime | None,
+        *,
+        issued_at: datetime | None = None,
+    ) -> None:
+        """Replace the token after a successful refresh: status ``active``, refresh time now."""
+        new_token = _check_token(new_token)
+        _check_aware(expires_at=expires_at, issued_at=issued_at)
+        ciphertext = self._fernet().encrypt(new_token.encode("utf-8"))
+        mask_secret(new_token)
+        with self.transaction() as cur:
+            cur.execute(_UPDATE_AFTER_REFRESH, (ciphertext, expires_at, issued_at, account_id))
+            _require_token(cur, account_id)
+
+    def mark(self, account_id: str, status: str, error: str | None = None) -> None:
+        """Set the token's status (``active``, ``expired``, ``invalid``, ``revoked``) and last error."""
+        if status not in STATUSES:
+            raise ValueError(f"Unknown token status {status!r}; expected one of {', '.join(STATUSES)}")
+        with self.transaction() as cur:
+            cur.execute(_MARK, (status, redact(error) if error else None, account_id))
+            _require_token(cur, account_id)
+
+    def rotate(self, conn: Any = None) -> int:
+        """Re-encrypt every token under the first (newest) key, in one transaction.
+
+        Uses ``conn`` if given (and commits it), else a new connection. Returns how many
+        tokens were re-encrypted. If any token cannot be decrypted, nothing changes.
+        """
+        fernet = self._fernet()
+        with self.transaction(conn) as cur:
+            cur.execute(_LOCK_ALL_CIPHERTEXTS)
+            updates, unreadable = [], []
+            for account_id, ciphertext in cur.fetchall():
+                try:
+                    updates.append((fernet.rotate(bytes(ciphertext)), account_id))
+                except InvalidToken:
+                    unreadable.append(account_id)
+            if unreadable:
+                raise TokenStoreError(
+                    f"No key in {KEYS_ENV} decrypts the token(s) of account(s) {', '.join(unreadable)}; "
+                    "nothing was re-encrypted. Keep the old key(s) after the new one "
+                    f"({KEYS_ENV}=NEW,OLD) until the rotation has run."
+                )
+            cur.executemany(_SET_CIPHERTEXT, updates)
+        return len(updates)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, conn: Any = None) -> Iterator[Any]:
+        """A cursor in one transaction on ``conn`` or a new connection of the store's:
+        committed on success, rolled back on error (account administration uses it too)."""
+        own = conn is None
+        if own:
+            conn = self._conn_factory()
+        try:
+            with conn.cursor() as cur:
+                yield cur
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            if own:
+                conn.close()
+
+    def _fernet(self) -> MultiFernet:
+        if self._multi_fernet is None:
+            fernets = _load_keys(self._keys)
+            self._multi_fernet, self._key_count = MultiFernet(fernets), len(fernets)
+        return self._multi_fernet
+
+    def _decrypt(self, account_id: str, ciphertext: bytes) -> str:
+        fernet = self._fernet()
+        try:
+            return fernet.decrypt(ciphertext).decode("utf-8")
+        except InvalidToken:
+            raise TokenStoreError(
+                f"None of the {self._key_count} key(s) in {KEYS_ENV} decrypts the token of "
+                f"Instagram account {account_id}. Set {KEYS_ENV} to include the key it was "
+                f"encrypted with (comma-separated, newest first), or add the token again: "
+                f"{reconnect_hint(account_id)}"
+            ) from None
+
+
+def _load_keys(spec: str | None) -> list[Fernet]:
+    if not spec or not spec.strip():
+        raise TokenStoreError(
+            f"{KEYS_ENV} is not set: the token store needs a Fernet key to encrypt and decrypt "
+            f"tokens. Make one with\n    {GENERATE_KEY_COMMAND}\n(or `instagram-graph keys generate`) "
+            f"and set {KEYS_ENV}=<key>. To rotate keys, put the new one first: {KEYS_ENV}=<new>,<old>."
+        )
+    parts = [part.strip() for part in spec.split(",") if part.strip()]
+    fernets = []
+    for position, key in enumerate(parts, start=1):
+        try:
+            fernets.append(Fernet(key))
+        except (ValueError, TypeError):
+            raise TokenStoreError(
+                f"Key {position} of {len(parts)} in {KEYS_ENV} is not a valid Fernet key "
+                f"(32 url-safe base64-encoded bytes). Make one with: {GENERATE_KEY_COMMAND}"
+            ) from None
+    return fernets
+
+
+def _check_account_id(account_id: str) -> None:
+    if not isinstance(account_id, str) or not account_id.strip() or account_id != account_id.strip():
+        raise ValueError(f"Invalid account id {account_id!r}: expected the Instagram user id")
+
+
+def _check_token(token: str) -> str:
+    if not isinstance(token, str):
+        raise TypeError("The access token must be a str")
+    token = token.strip()
+    if not token:
+        raise ValueError("The access token is empty")
+    if any(char.isspace() for char in token):
+        raise ValueError("The access token contains whitespace: expected the bare token, nothing else")
+    return token
+
+
+def _check_aware(**values: datetime | None) -> None:
+    for name, value in values.items():
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError(f"{name} must be timezone-aware (e.g. datetime.now(timezone.utc))")
+
+
+def _require_token(cur: Any, account_id: str) -> None:
+    if cur.rowcount == 0:
+        raise TokenStoreError(
+            f"No token stored for Instagram account {account_id}. Add one with: "
+            f"{reconnect_hint(account_id)}"
+        )
