@@ -21,6 +21,7 @@ from airflow.sdk import DAG, Param
 from instagram_graph.operators.first_tasks import tokens_due
 from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
 from instagram_graph.operators.tokens import InstagramTokenRefreshOperator
+from instagram_graph.token_lifecycle import DEFAULT_REFRESH_WITHIN, REFRESH_WITHIN_DAYS_MAX, REFRESH_WITHIN_DAYS_MIN
 
 with DAG(
     dag_id="instagram_token_refresh",
@@ -33,7 +34,8 @@ with DAG(
     default_args=GRAPH_TASK_DEFAULTS,
     params={
         "expires_within_days": Param(
-            7, type="integer", minimum=1, maximum=59, title="Refresh tokens expiring within (days)",
+            DEFAULT_REFRESH_WITHIN.days, type="integer", minimum=REFRESH_WITHIN_DAYS_MIN,
+            maximum=REFRESH_WITHIN_DAYS_MAX, title="Refresh tokens expiring within (days)",
         ),
     },
 ):

@@ -1,7 +1,8 @@
 """``instagram-graph``: apply the warehouse migrations and manage accounts, tokens and keys.
 
     instagram-graph migrate
-    instagram-graph accounts add ACCOUNT_ID [--username U] [--expires-in-days 60 | --expires-at ISO] [--scopes a,b] < token-file
+    instagram-graph accounts add ACCOUNT_ID [--username U] [--expires-in-days 60 | --expires-at ISO] \\
+        [--scopes a,b] < token-file
     instagram-graph accounts list
     instagram-graph accounts disable ACCOUNT_ID --reason "..."
     instagram-graph accounts enable ACCOUNT_ID
@@ -110,7 +111,7 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     unreadable = [info.account_id for info in infos if info.status == "undecryptable"]
     if unreadable:
         print(

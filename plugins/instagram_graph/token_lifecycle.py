@@ -20,7 +20,12 @@ from instagram_graph.errors import TokenError
 log = logging.getLogger(__name__)
 
 MIN_TOKEN_AGE = timedelta(hours=24)  # Meta refuses to refresh younger tokens
+LONG_LIVED_TOKEN_LIFETIME = timedelta(days=60)
 DEFAULT_REFRESH_WITHIN = timedelta(days=7)
+# The refresh DAG's "expiring within N days": at least a day, and shorter than a token's
+# whole life (a window of 60 days would refresh every token on every run).
+REFRESH_WITHIN_DAYS_MIN = 1
+REFRESH_WITHIN_DAYS_MAX = LONG_LIVED_TOKEN_LIFETIME.days - 1
 
 
 class TokenRefreshError(RuntimeError):
@@ -86,10 +91,13 @@ def revoke(hook: Any, store: Any, account_id: str, *, reason: str = "token revok
     try:
         confirmed = hook.revoke(account_id)
     except TokenError as exc:
-        at_meta, detail = False, f"Meta no longer accepts the token ({type(exc).__name__}); nothing left to revoke there"
+        at_meta = False
+        detail = f"Meta no longer accepts the token ({type(exc).__name__}); nothing left to revoke there"
     else:
         if not confirmed:
-            raise RevokeNotConfirmed(f"Meta did not confirm revoking the token of account {account_id}; nothing was changed")
+            raise RevokeNotConfirmed(
+                f"Meta did not confirm revoking the token of account {account_id}; nothing was changed"
+            )
         at_meta, detail = True, "revoked at Meta"
     store.mark(account_id, "revoked", error=reason)
     AccountRegistry(store).disable(account_id, reason)

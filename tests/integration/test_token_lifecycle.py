@@ -26,7 +26,7 @@ def registry(token_store) -> AccountRegistry:
 
 
 def test_due_means_expiring_soon_old_enough_enabled_and_not_revoked(registry, token_store, accounts) -> None:
-    first, due, later = accounts
+    first, due, _later = accounts
     assert accounts_due(registry) == [due["id"]]
     assert accounts_due(registry, timedelta(days=40)) == [due["id"], first["id"]]
 

@@ -67,7 +67,7 @@ def _token_row(connect, account_id: str = ACCOUNT) -> dict:
         with conn.cursor() as cur:
             cur.execute("SELECT * FROM instagram.oauth_tokens WHERE account_id = %s", (account_id,))
             names = [column.name for column in cur.description]
-            return dict(zip(names, cur.fetchone()))
+            return dict(zip(names, cur.fetchone(), strict=True))
     finally:
         conn.close()
 
@@ -78,7 +78,9 @@ def _token_row(connect, account_id: str = ACCOUNT) -> dict:
 def test_put_get_roundtrip(store):
     expires = _in_days(60)
     issued = datetime(2026, 1, 1, tzinfo=UTC)
-    store.put(ACCOUNT, TOKEN, expires_at=expires, issued_at=issued, scopes=("instagram_business_basic", "x"), username="shop")
+    store.put(
+        ACCOUNT, TOKEN, expires_at=expires, issued_at=issued, scopes=("instagram_business_basic", "x"), username="shop"
+    )
 
     token = store.get(ACCOUNT)
 
@@ -262,7 +264,8 @@ def test_get_registers_the_token_with_the_airflow_secrets_masker(store, connect)
     _rows(connect, "INSERT INTO instagram.accounts (account_id) VALUES (%s)", (ACCOUNT,))
     _rows(
         connect,
-        "INSERT INTO instagram.oauth_tokens (account_id, ciphertext, expires_at) VALUES (%s, %s, now() + interval '1 day')",
+        "INSERT INTO instagram.oauth_tokens (account_id, ciphertext, expires_at) "
+        "VALUES (%s, %s, now() + interval '1 day')",
         (ACCOUNT, ciphertext),
     )
     assert fresh in airflow_redact(f"calling /me with {fresh}")
@@ -357,7 +360,8 @@ def _cli(dsn: str, *args: str, stdin: str = "", keys: str | None = None, module:
     env = dict(os.environ, INSTAGRAM_WAREHOUSE_DSN=dsn)
     if keys is not None:
         env[KEYS_ENV] = keys
-    command = [sys.executable, "-m", "instagram_graph.cli"] if module else [str(Path(sys.executable).parent / "instagram-graph")]
+    script = str(Path(sys.executable).parent / "instagram-graph")
+    command = [sys.executable, "-m", "instagram_graph.cli"] if module else [script]
     return subprocess.run([*command, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -430,7 +434,8 @@ def test_cli_expected_errors_exit_2_without_traceback(dsn, store):
 
 
 def test_cli_without_warehouse_configuration_names_both_variables(dsn):
-    env = {k: v for k, v in os.environ.items() if k not in ("INSTAGRAM_WAREHOUSE_DSN", "AIRFLOW_CONN_INSTAGRAM_WAREHOUSE")}
+    unset = ("INSTAGRAM_WAREHOUSE_DSN", "AIRFLOW_CONN_INSTAGRAM_WAREHOUSE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     result = subprocess.run(
         [sys.executable, "-m", "instagram_graph.cli", "accounts", "list"],
         capture_output=True,

@@ -24,7 +24,7 @@ def test_no_subcommand_takes_a_token_argument():
         option
         for parser in _all_parsers(cli.build_parser())
         for action in parser._actions
-        for option in action.option_strings + [action.dest]
+        for option in [*action.option_strings, action.dest]
     ]
     assert "account_id" in options  # the walk reached `accounts add`
     assert not [option for option in options if "token" in option.lower() or "secret" in option.lower()]

@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from instagram_graph.errors import reconnect_hint
 from instagram_graph.pool_check import GraphApiPoolMissing, require_graph_api_pool
-from instagram_graph.token_lifecycle import accounts_due
+from instagram_graph.token_lifecycle import DEFAULT_REFRESH_WITHIN, accounts_due
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def enabled_accounts() -> list[str]:
 
 
 @task(task_id="tokens_due", pool="default_pool")
-def tokens_due(expires_within_days: int | str = 7) -> list[str]:
+def tokens_due(expires_within_days: int | str = DEFAULT_REFRESH_WITHIN.days) -> list[str]:
     """Accounts whose token expires within the given days and is at least 24 h old. Reads the
     warehouse only, so it runs outside the Graph API pool and checks that the pool exists."""
     from instagram_graph.accounts import AccountRegistry

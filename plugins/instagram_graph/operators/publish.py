@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
@@ -271,7 +271,7 @@ class InstagramPublishOperator(InstagramBaseOperator):
             "wait_timeout_minutes", int(number), minimum=MIN_WAIT_TIMEOUT_MINUTES, maximum=MAX_WAIT_TIMEOUT_MINUTES
         )
 
-    def _defer_for(self, wait: WaitFor, poll_intervals: Sequence[float], wait_deadline: float | None) -> None:
+    def _defer_for(self, wait: WaitFor, poll_intervals: Sequence[float], wait_deadline: float | None) -> NoReturn:
         """Defer until ``wait`` is over; every wait of this attempt shares one deadline,
         so repeated "not ready" answers end at the wait timeout."""
         minutes = self._wait_timeout_minutes()
