@@ -8,6 +8,9 @@ follow the same rules, kept here once:
 - the same key with other content is a conflict, found by a sha256 of the canonical
   request (:func:`content_hash`);
 - the account must be known, enabled and hold a usable token (:func:`require_usable_account`);
+- every state change is one UPDATE guarded by the state it moves from (:class:`JobStatements`,
+  built once per table), so a job that moved meanwhile is reloaded, never overwritten;
+- a job that ends in ``failed`` raises :class:`JobFailed` (nothing was published or sent);
 - one worker at a time advances a job: a Postgres advisory lock per key (:func:`job_lock`),
   held by the worker's connection, so a killed worker releases it with its connection;
 - every state change commits at once (:func:`open_warehouse` gives an autocommit
@@ -27,10 +30,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from instagram_graph import db
 from instagram_graph.accounts import AccountRegistry
@@ -39,7 +43,6 @@ from instagram_graph.validation import plain_text
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 250
 log = logging.getLogger(__name__)
-
 
 
 class RequestRefused(ValueError):
@@ -66,14 +69,93 @@ class OutcomeUnsettled(Exception):
         self.wait_seconds = max(0.0, float(wait_seconds))
 
 
-def settle_sql(table: str, state: str) -> str:
-    """The statement that stamps ``answer_lost_at`` (unless stamped already) on a job in
-    ``state`` and returns the seconds left until it settles; params: settle seconds, key."""
-    return f"""
-UPDATE instagram.{table} SET answer_lost_at = COALESCE(answer_lost_at, now())
- WHERE idempotency_key = %(key)s AND state = '{state}'
+class JobFailed(Exception):
+    """The job ended in ``failed``: nothing was published or sent. The message says why and
+    what to do; ``error`` is Meta's refusal, when there was one."""
+
+    def __init__(self, job: JobRecord, message: str, error: Exception | None = None) -> None:
+        self.job = job
+        self.error = error
+        super().__init__(f"{message} [{job.describe()}]")
+
+
+class JobRecord:
+    """One row of a job table, as a dataclass that names itself and its task result."""
+
+    idempotency_key: str
+    account_id: str
+    state: str
+    error_message: str | None
+    summary_fields: ClassVar[tuple[str, ...]]  # what the task returns (XCom): ids and state, no content, no token
+
+    def describe(self) -> str:
+        """The job in words, for logs and messages (ids only)."""
+        raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.summary_fields}
+
+
+# A job that waits or retries keeps Meta's latest answer in these columns until it gets further.
+CLEAR_ERROR = "error_code = NULL, error_subcode = NULL, error_message = NULL, fbtrace_id = NULL"
+
+
+@dataclass(frozen=True)
+class JobStatements:
+    """The statements every job table has, with named parameters. Each UPDATE names the
+    state(s) it moves the job from, so a job that moved meanwhile is left alone (no row
+    comes back, and the caller reloads it)."""
+
+    select: str  # key
+    start: str  # key: the request is about to leave (its time stamped, the attempt counted)
+    move: str  # key, from_state, to_state
+    finish: str  # key and the done columns' parameters
+    fail: str  # key, from_states, code, subcode, message, fbtrace_id
+    restart: str  # key, dag_run_id and what the table resets; only a failed job
+    settle: str  # key, settle: stamps answer_lost_at (once), returns the seconds left to wait
+
+    @classmethod
+    def for_table(
+        cls, table: str, columns: str, *, start_from: str, in_flight: str, started_at: str, done: str,
+        finish_sets: str, restart_sets: str,
+    ) -> JobStatements:
+        """:param in_flight: the state the request is in while its outcome is not recorded.
+        :param started_at: the column stamped when it leaves.
+        :param finish_sets: the columns the done state records.
+        :param restart_sets: what else a failed job clears when it starts over."""
+        name = f"instagram.{table}"
+        key = "idempotency_key = %(key)s"
+        return cls(
+            select=f"SELECT {columns} FROM {name} WHERE {key}",
+            start=f"""
+UPDATE {name} SET state = '{in_flight}', {started_at} = now(), answer_lost_at = NULL, attempts = attempts + 1
+ WHERE {key} AND state = '{start_from}'
+RETURNING {columns}
+""",
+            move=f"UPDATE {name} SET state = %(to_state)s WHERE {key} AND state = %(from_state)s RETURNING {columns}",
+            finish=f"""
+UPDATE {name} SET state = '{done}', {finish_sets}, {CLEAR_ERROR}
+ WHERE {key} AND state <> '{done}'
+RETURNING {columns}
+""",
+            fail=f"""
+UPDATE {name}
+   SET state = 'failed', error_code = %(code)s, error_subcode = %(subcode)s, error_message = %(message)s,
+       fbtrace_id = %(fbtrace_id)s
+ WHERE {key} AND state = ANY(%(from_states)s)
+RETURNING {columns}
+""",
+            restart=f"""
+UPDATE {name} SET state = 'pending', {CLEAR_ERROR}, answer_lost_at = NULL, dag_run_id = %(dag_run_id)s, {restart_sets}
+ WHERE {key} AND state = 'failed'
+RETURNING {columns}
+""",
+            settle=f"""
+UPDATE {name} SET answer_lost_at = COALESCE(answer_lost_at, now())
+ WHERE {key} AND state = '{in_flight}'
 RETURNING %(settle)s - EXTRACT(EPOCH FROM now() - answer_lost_at)::float8
-"""
+""",
+        )
 
 
 def content_hash(content: Mapping[str, Any]) -> str:
@@ -176,22 +258,22 @@ class JobTable:
     connection (see :func:`open_warehouse`), registering a job by idempotency key, and
     the small queries over their job table.
 
-    A subclass names its table's statements (``select_sql``, ``insert_sql`` and
-    ``restart_sql``, each ``RETURNING`` the job's columns; ``settle_sql`` from
-    :func:`settle_sql`), the state that means done, and how a row becomes a job and a
-    request its insert parameters.
+    A subclass names its table's statements (:class:`JobStatements`, and ``insert_sql``
+    ``RETURNING`` the job's columns), the state that means done, the states a job may
+    fail from, its outcome exceptions, and how a row becomes a job and a request its
+    insert parameters.
 
     The settle time after a lost answer is the hook's ``settle_seconds`` setting
     (:attr:`~instagram_graph.settings.GraphApiSettings.outcome_settle_seconds`).
     """
 
+    statements: JobStatements
+    insert_sql: str  # params: _insert_params(); ON CONFLICT (idempotency_key) DO NOTHING
     done_state: str
-    settle_sql: str  # params: settle, key; see settle_sql()
+    failable_states: tuple[str, ...]  # where nothing can have been done at Meta yet: _fail() moves only from these
     looked_up_in: str  # what decides a request's outcome, for messages ("the conversation")
     unsettled_error: type[OutcomeUnsettled]
-    select_sql: str  # params: idempotency key
-    insert_sql: str  # params: _insert_params(); ON CONFLICT (idempotency_key) DO NOTHING
-    restart_sql: str  # params: _restart_params(); only a failed job
+    failed_error: type[JobFailed]
 
     default_lookup_slack: timedelta  # how far before an attempt a found result may be dated
 
@@ -223,7 +305,7 @@ class JobTable:
             self._check_same(job, request)
         if job.state == "failed":
             log.info("%s failed before (%s); starting it over", job.describe(), job.error_message)
-            row = self._fetch(self.restart_sql, self._restart_params(request, key, dag_run_id))
+            row = self._fetch(self.statements.restart, self._restart_params(request, key, dag_run_id))
             job = self._from_row(row) if row is not None else self._reload(job)
         else:
             log.info("Resuming %s from state %s", job.describe(), job.state)
@@ -241,7 +323,7 @@ class JobTable:
         worker that sent the request is gone (the caller holds the job's lock, so no other
         worker is waiting for an answer).
         """
-        row = self._fetch(self.settle_sql, {"settle": self.settle_seconds, "key": job.idempotency_key})
+        row = self._fetch(self.statements.settle, {"settle": self.settle_seconds, "key": job.idempotency_key})
         if row is None:
             return  # the job left its in-flight state meanwhile: the caller reloads it
         wait = float(row[0])
@@ -263,7 +345,7 @@ class JobTable:
 
     def load(self, key: str) -> Any | None:
         """The job of idempotency key ``key``, or None."""
-        row = self._fetch(self.select_sql, (key,))
+        row = self._fetch(self.statements.select, {"key": key})
         return self._from_row(row) if row is not None else None
 
     def _from_row(self, row: tuple) -> Any:
@@ -276,10 +358,55 @@ class JobTable:
         """Refuse (RequestRefused) when ``job`` was registered for other content."""
         raise NotImplementedError
 
-    def _restart_params(self, request: Any, key: str, dag_run_id: str | None) -> tuple:
-        """The parameters of ``restart_sql``: the dag run id and the key, unless a table
-        records more of the request anew when a failed job starts over."""
-        return (dag_run_id, key)
+    def _restart_params(self, request: Any, key: str, dag_run_id: str | None) -> dict[str, Any]:
+        """The parameters of the restart statement: the dag run id and the key, unless a
+        table records more of the request anew when a failed job starts over."""
+        return {"dag_run_id": dag_run_id, "key": key}
+
+    def _start(self, job: Any) -> Any | None:
+        """Record that the request is about to leave (committed before it does); None when
+        the job left the state it starts from meanwhile."""
+        row = self._fetch(self.statements.start, {"key": job.idempotency_key})
+        return self._from_row(row) if row is not None else None
+
+    def _move(self, job: Any, from_state: str, to_state: str) -> Any:
+        """Move ``job`` from ``from_state`` to ``to_state``; the job as it is now either way."""
+        row = self._fetch(self.statements.move, {"key": job.idempotency_key, "from_state": from_state,
+                                                 "to_state": to_state})
+        return self._from_row(row) if row is not None else self._reload(job)
+
+    def _finish(self, job: Any, **done: Any) -> Any:
+        """Record the done state with its columns' parameters ``done``."""
+        row = self._fetch(self.statements.finish, {"key": job.idempotency_key, **done})
+        return self._from_row(row) if row is not None else self._reload(job)
+
+    def _fail(
+        self,
+        job: Any,
+        message: str,
+        *,
+        error: Any = None,
+        code: int | None = None,
+        subcode: int | None = None,
+        from_states: Sequence[str] | None = None,
+    ) -> NoReturn:
+        """Record ``failed`` with the error (``error``'s code and subcode, else those given)
+        and raise :attr:`failed_error`.
+
+        Only from :attr:`failable_states`, unless ``from_states`` names others (a state
+        whose request was sent, once the caller knows it did not take effect).
+        """
+        if error is not None:
+            code, subcode = error.code, error.subcode
+        row = self._fetch(self.statements.fail, {
+            "key": job.idempotency_key, "from_states": list(from_states or self.failable_states), "code": code,
+            "subcode": subcode, "message": message, "fbtrace_id": getattr(error, "fbtrace_id", None),
+        })
+        if row is None:
+            raise RuntimeError(f"{job.describe()} could not be marked failed from state {self._reload(job).state}")
+        job = self._from_row(row)
+        log.error("%s failed: %s", job.describe(), message)
+        raise self.failed_error(job, message, error)
 
     def _reload(self, job: Any) -> Any:
         fresh = self.load(job.idempotency_key)
@@ -291,12 +418,12 @@ class JobTable:
             cur.execute(sql, params)
             return cur.fetchone()
 
-    def _fetch_all(self, sql: str, params: tuple) -> list[tuple]:
+    def _fetch_all(self, sql: str, params: tuple | Mapping[str, Any]) -> list[tuple]:
         with self.conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 
-    def _execute(self, sql: str, params: tuple) -> None:
+    def _execute(self, sql: str, params: tuple | Mapping[str, Any]) -> None:
         with self.conn.cursor() as cur:
             cur.execute(sql, params)
 
