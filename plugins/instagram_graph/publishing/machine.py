@@ -95,6 +95,11 @@ class WaitFor:
     not_before: float | None = None
 
 
+# One step of the machine: given the job and the container statuses a wait reported, it
+# returns the job as it moved on (advance() goes on with its new state), or what to wait for.
+Step = Callable[[PublishJob, Mapping[str, str]], PublishJob | WaitFor]
+
+
 class PublishFailed(JobFailed):
     """The job ended in ``failed``: nothing was published. The message says why and what to do."""
 
@@ -129,8 +134,7 @@ class Publisher(PublishJobs):
     ) -> None:
         super().__init__(hook, conn, lookup_slack=lookup_slack)
         self.not_ready_wait = not_ready_wait if not_ready_wait is not None else NOT_READY_WAIT
-        Step = Callable[[PublishJob, Mapping[str, str]], PublishJob | WaitFor]
-        # The step for each state that is not final: it returns the job as it moved on, or what to wait for.
+        # The step for each state that is not final.
         self.steps: dict[str, Step] = {
             "pending": self._create_containers,
             "containers_created": self._check_processing,

@@ -75,7 +75,7 @@ class ContainerStatusTrigger(BaseTrigger):
         poll_interval: float | None = None,
         first_interval: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Airflow leaves BaseTrigger.__init__ unannotated
         self.account_id = str(account_id)
         self.container_ids = [str(cid) for cid in container_ids]
         self.deadline = float(deadline)
