@@ -1,82 +1,21 @@
-"""What publishing and direct messages share: the write-side job records.
-
-Both keep one row per idempotency key (``publish_jobs``, ``outbound_messages``) and
-follow the same rules, kept here once:
-
-- a request is refused, before any call to Meta, with a message that names the problem
-  and the fix (:class:`RequestRefused`);
-- the same key with other content is a conflict, found by a sha256 of the canonical
-  request (:func:`content_hash`);
-- the account must be known, enabled and hold a usable token (:func:`require_usable_account`);
-- every state change is one UPDATE guarded by the state it moves from (:class:`JobStatements`,
-  built once per table), so a job that moved meanwhile is reloaded, never overwritten;
-- a job that ends in ``failed`` raises :class:`JobFailed` (nothing was published or sent);
-- one worker at a time advances a job: a Postgres advisory lock per key (:func:`job_lock`),
-  held by the worker's connection, so a killed worker releases it with its connection;
-- every state change commits at once (:func:`open_warehouse` gives an autocommit
-  connection): "about to publish" must be durable before the request leaves;
-- an unknown outcome stays unknown until it can no longer change: when the answer to a
-  publish or a send is lost, the request may still take effect at Meta (a late answer is
-  a late write), so nothing looks it up - let alone repeats it - before
-  ``settle_seconds`` (the connection's setting: the request timeout plus a margin) after
-  the answer was found lost (``answer_lost_at``). Until then advancing the job raises
-  :class:`OutcomeUnsettled` saying how long to wait (the operators defer). A task retry
-  or a re-trigger of the same key reads the same time and waits too. A presence found by
-  the settled lookup is recorded; only a settled absence allows the request again.
-"""
+"""A job table as the publisher and the messenger use it: one row per idempotency key,
+changed only by state-guarded statements on an autocommit connection, one worker at a
+time (an advisory lock per key)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 
 from instagram_graph import db
-from instagram_graph.accounts import AccountRegistry
-from instagram_graph.errors import reconnect_hint
-from instagram_graph.validation import plain_text
+from instagram_graph.jobs.outcomes import JobBusy, JobFailed, OutcomeUnsettled
+from instagram_graph.jobs.requests import require_usable_account
+from instagram_graph.jobs.statements import JobStatements
 
-MAX_IDEMPOTENCY_KEY_LENGTH = 250
 log = logging.getLogger(__name__)
-
-
-class RequestRefused(ValueError):
-    """The request cannot be carried out as given; the message says what to change.
-
-    Raised before any side effect at Instagram whenever that is possible.
-    """
-
-
-class JobBusy(RuntimeError):
-    """Another worker is advancing the same job right now; retrying later is safe."""
-
-
-class OutcomeUnsettled(Exception):
-    """A publish or send got no usable answer, and it may still take effect at Meta.
-
-    Nothing may look it up, let alone repeat it, for ``wait_seconds`` more: wait that long
-    (the operators defer, holding no worker), then advance the job again; the settled
-    lookup decides.
-    """
-
-    def __init__(self, message: str, wait_seconds: float) -> None:
-        super().__init__(message)
-        self.wait_seconds = max(0.0, float(wait_seconds))
-
-
-class JobFailed(Exception):
-    """The job ended in ``failed``: nothing was published or sent. The message says why and
-    what to do; ``error`` is Meta's refusal, when there was one."""
-
-    def __init__(self, job: JobRecord, message: str, error: Exception | None = None) -> None:
-        self.job = job
-        self.error = error
-        super().__init__(f"{message} [{job.describe()}]")
 
 
 class JobRecord:
@@ -94,132 +33,6 @@ class JobRecord:
 
     def summary(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.summary_fields}
-
-
-# A job that waits or retries keeps Meta's latest answer in these columns until it gets further.
-CLEAR_ERROR = "error_code = NULL, error_subcode = NULL, error_message = NULL, fbtrace_id = NULL"
-
-
-@dataclass(frozen=True)
-class JobStatements:
-    """The statements every job table has, with named parameters. Each UPDATE names the
-    state(s) it moves the job from, so a job that moved meanwhile is left alone (no row
-    comes back, and the caller reloads it)."""
-
-    select: str  # key
-    start: str  # key: the request is about to leave (its time stamped, the attempt counted)
-    move: str  # key, from_state, to_state
-    finish: str  # key and the done columns' parameters
-    fail: str  # key, from_states, code, subcode, message, fbtrace_id
-    restart: str  # key, dag_run_id and what the table resets; only a failed job
-    settle: str  # key, settle: stamps answer_lost_at (once), returns the seconds left to wait
-
-    @classmethod
-    def for_table(
-        cls, table: str, columns: str, *, start_from: str, in_flight: str, started_at: str, done: str,
-        finish_sets: str, restart_sets: str,
-    ) -> JobStatements:
-        """:param in_flight: the state the request is in while its outcome is not recorded.
-        :param started_at: the column stamped when it leaves.
-        :param finish_sets: the columns the done state records.
-        :param restart_sets: what else a failed job clears when it starts over."""
-        name = f"instagram.{table}"
-        key = "idempotency_key = %(key)s"
-        return cls(
-            select=f"SELECT {columns} FROM {name} WHERE {key}",
-            start=f"""
-UPDATE {name} SET state = '{in_flight}', {started_at} = now(), answer_lost_at = NULL, attempts = attempts + 1
- WHERE {key} AND state = '{start_from}'
-RETURNING {columns}
-""",
-            move=f"UPDATE {name} SET state = %(to_state)s WHERE {key} AND state = %(from_state)s RETURNING {columns}",
-            finish=f"""
-UPDATE {name} SET state = '{done}', {finish_sets}, {CLEAR_ERROR}
- WHERE {key} AND state <> '{done}'
-RETURNING {columns}
-""",
-            fail=f"""
-UPDATE {name}
-   SET state = 'failed', error_code = %(code)s, error_subcode = %(subcode)s, error_message = %(message)s,
-       fbtrace_id = %(fbtrace_id)s
- WHERE {key} AND state = ANY(%(from_states)s)
-RETURNING {columns}
-""",
-            restart=f"""
-UPDATE {name} SET state = 'pending', {CLEAR_ERROR}, answer_lost_at = NULL, dag_run_id = %(dag_run_id)s, {restart_sets}
- WHERE {key} AND state = 'failed'
-RETURNING {columns}
-""",
-            settle=f"""
-UPDATE {name} SET answer_lost_at = COALESCE(answer_lost_at, now())
- WHERE {key} AND state = '{in_flight}'
-RETURNING %(settle)s - EXTRACT(EPOCH FROM now() - answer_lost_at)::float8
-""",
-        )
-
-
-def content_hash(content: Mapping[str, Any]) -> str:
-    """sha256 hex of the canonical JSON of ``content`` (sorted keys, no spaces)."""
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def default_idempotency_key(key: str | None, dag_id: str, run_id: str) -> str:
-    """The key given, else ``{dag_id}:{run_id}``: a task retry of the same run resumes
-    the same job; a new run is a new job.
-
-    :raises InvalidInput: the key holds control characters.
-    """
-    key = plain_text("idempotency_key", (key or "").strip()) or ""
-    if not key:
-        key = f"{dag_id}:{run_id}"
-    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise RequestRefused(
-            f"idempotency_key is {len(key)} characters long; at most {MAX_IDEMPOTENCY_KEY_LENGTH} are allowed. "
-            "Use a shorter key, or leave it empty to derive one from the run."
-        )
-    return key
-
-
-def require_usable_account(store: Any, account_id: str) -> None:
-    """Refuse an unknown or disabled account, or one whose token cannot be used.
-
-    :param store: a :class:`~instagram_graph.token_store.TokenStore`; its accounts' listing holds no token.
-    """
-    infos = {info.account_id: info for info in AccountRegistry(store).list_accounts()}
-    info = infos.get(account_id)
-    if info is None:
-        known = ", ".join(sorted(infos)) or "none"
-        raise RequestRefused(
-            f"Unknown Instagram account {account_id!r} (known accounts: {known}). "
-            f"Pick a known account id, or add this one with: {reconnect_hint(account_id)}"
-        )
-    if not info.enabled:
-        reason = f" ({info.disabled_reason})" if info.disabled_reason else ""
-        raise RequestRefused(
-            f"Instagram account {account_id} is disabled{reason}. "
-            f"Enable it with: instagram-graph accounts enable {account_id}"
-        )
-    if info.status is None:
-        raise RequestRefused(
-            f"Instagram account {account_id} has no access token. "
-            f"Add one with: {reconnect_hint(account_id)}"
-        )
-    if info.status == "undecryptable":
-        raise RequestRefused(
-            f"No key in INSTAGRAM_TOKEN_KEYS decrypts the access token of Instagram account {account_id}. "
-            "Add the key it was encrypted with to INSTAGRAM_TOKEN_KEYS (comma-separated, newest first), "
-            f"or reconnect the account: {reconnect_hint(account_id)}"
-        )
-    if info.status != "active":
-        raise RequestRefused(
-            f"The access token of Instagram account {account_id} is {info.status}: nothing can be sent for it. "
-            f"Reconnect the account (new long-lived token): {reconnect_hint(account_id)}"
-        )
 
 
 def open_warehouse() -> Any:
