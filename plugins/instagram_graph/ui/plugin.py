@@ -49,13 +49,14 @@ class InstagramAccountsPlugin(AirflowPlugin):
     Graph API pool's status for the first task of each run (``/instagram-pools/...``)."""
 
     name = "instagram_accounts"
-    fastapi_apps = [
+    # Class attributes as AirflowPlugin declares them (plain lists, read by the plugins manager).
+    fastapi_apps = [  # noqa: RUF012
         {"app": BuiltOnFirstRequest(_accounts_app), "url_prefix": URL_PREFIX, "name": PAGE_NAME},
         # Lets the first task of a run say that the Graph API pool is missing (see pool_check).
         {"app": BuiltOnFirstRequest(_pool_status_app), "url_prefix": POOL_STATUS_PREFIX,
          "name": "Instagram Graph API pool status"},
     ]
-    external_views = [
+    external_views = [  # noqa: RUF012
         {
             "name": PAGE_NAME,
             # Relative to the UI's <base href> ([api] base_url), so a base_url with a path works too.
