@@ -35,13 +35,16 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg2
 import psycopg2.errors
 
 from instagram_graph.warehouse_link import WarehouseLink, WarehouseUnavailable
+
+if TYPE_CHECKING:
+    from airflow.sdk.types import Logger  # the task log (self.log of a hook)
 
 BATCH_ROWS = 500
 FLUSH_SECONDS = 5.0
@@ -105,7 +108,7 @@ class CallAudit:
         self,
         link: WarehouseLink | None,
         *,
-        log: logging.Logger,
+        log: logging.Logger | Logger,
         retention_days: int = 7,
         batch_rows: int = BATCH_ROWS,
         flush_seconds: float = FLUSH_SECONDS,
@@ -229,8 +232,8 @@ class CallAudit:
 
 
 def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
 def _timestamp(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, UTC).isoformat()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tenacity import (
     RetryCallState,
@@ -21,6 +22,9 @@ from tenacity.wait import wait_base
 
 from instagram_graph.errors import GraphApiError, RateLimitError
 from instagram_graph.settings import GraphApiSettings
+
+if TYPE_CHECKING:
+    from airflow.sdk.types import Logger  # the task log (self.log of a hook)
 
 
 def is_short_throttle(error: BaseException, max_inline_wait: float) -> bool:
@@ -52,7 +56,7 @@ def build_retrying(
     settings: GraphApiSettings,
     *,
     idempotent: bool,
-    log: logging.Logger,
+    log: logging.Logger | Logger,
     describe: Callable[[], str],
 ) -> Retrying:
     """A tenacity ``Retrying`` for one call.

@@ -214,3 +214,34 @@ def test_appsecret_proof_is_sent_when_the_app_requires_it(make_hook, sim, accoun
     with pytest.raises(InvalidRequestError, match="appsecret_proof"):
         make_hook().get_profile(account["id"])
     assert make_hook(app_secret="app-secret-for-tests").get_profile(account["id"])["id"] == account["id"]
+
+
+def test_the_test_button_signs_like_a_real_call_and_fails_where_it_fails(sim, account, redis_client) -> None:
+    """test_connection takes the call path's auth, send and classification: an app that
+    requires appsecret_proof refuses the button exactly as it refuses a real call."""
+    from instagram_graph.hooks.graph_api import InstagramGraphHook
+    from instagram_graph.rate_limit import RedisRateLimiter, UsageThrottle
+    from instagram_graph.settings import GraphApiSettings
+
+    sim.set_app_secret("app-secret-for-tests")
+    sim.set_token(account["id"], requires_appsecret_proof=True)
+
+    def single_account_hook(**overrides) -> InstagramGraphHook:
+        settings = GraphApiSettings(base_url=sim.base_url, access_token=account["token"], max_attempts=1, **overrides)
+        return InstagramGraphHook(
+            settings=settings, rate_limiter=RedisRateLimiter(redis_client), throttle=UsageThrottle(redis_client)
+        )
+
+    for secret, refusal in ((None, "require an appsecret_proof"), ("not-the-secret", "Invalid appsecret_proof")):
+        hook = single_account_hook(app_secret=secret, audit_calls=False)
+        ok, message = hook.test_connection()
+        assert not ok and message.startswith("InvalidRequestError: ") and refusal in message and "code 100" in message
+        assert account["token"] not in message
+        with pytest.raises(InvalidRequestError, match=refusal):
+            hook.get_profile(account["id"])
+        hook.close()
+
+    hook = single_account_hook(app_secret="app-secret-for-tests", audit_calls=False)
+    assert hook.test_connection() == (True, f"Connected as {account['username']}")
+    assert hook.get_profile(account["id"])["id"] == account["id"]
+    hook.close()
