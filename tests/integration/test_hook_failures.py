@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from instagram_graph.accounts import AccountRegistry
 from instagram_graph.errors import (
-    ObjectNotFoundError,
     InvalidRequestError,
+    ObjectNotFoundError,
     PermissionDeniedError,
     RateLimitError,
     RateLimiterUnavailableError,
@@ -80,7 +80,7 @@ def test_permission_error_is_tried_once(hook, sim, account) -> None:
 
 def test_invalid_request_is_tried_once(hook, sim, account) -> None:
     sim.clear_requests()
-    with pytest.raises(InvalidRequestError, match="(?i)field"):
+    with pytest.raises(InvalidRequestError, match=r"(?i)field"):
         hook.get_profile(account["id"], fields="id,no_such_field")
     assert _attempts(sim, account["id"]) == 1
 
@@ -105,7 +105,7 @@ def test_revoked_token_is_invalid(hook, sim, account) -> None:
 
 def test_expired_token_in_store_raises_before_any_request(hook, sim, account, token_store) -> None:
     token_store.put(
-        account["id"], account["token"], expires_at=datetime.now(timezone.utc) - timedelta(minutes=1)
+        account["id"], account["token"], expires_at=datetime.now(UTC) - timedelta(minutes=1)
     )
     sim.clear_requests()
     with pytest.raises(TokenExpiredError):
@@ -197,7 +197,7 @@ def test_no_token_in_logs_or_errors(make_hook, sim, account, task_logs) -> None:
         sim.add_fault(method="GET", path=r"^/\d+$", **fault)
         try:
             hook.get_profile(account["id"])
-        except Exception as exc:  # noqa: BLE001 - we inspect whatever comes out
+        except Exception as exc:
             errors.append(exc)
     assert len(errors) == 3
     logged = task_logs()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from instagram_graph.models import Page
 
@@ -67,7 +67,7 @@ def test_single_media_children_stories_comments(hook, sim, account) -> None:
 
 
 def test_account_insights_both_shapes(hook, sim, account) -> None:
-    until = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     since = until - timedelta(days=7)
 
     series = hook.get_account_insights(account["id"], ["reach"], period="day", since=since, until=until)

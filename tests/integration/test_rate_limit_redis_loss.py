@@ -79,7 +79,7 @@ def private_redis(tmp_path):
 def _worker(env: dict[str, str], account_id: str, base_url: str, token: str, barrier, results) -> None:
     """One worker: its own hook (Redis and warehouse from the environment), calls until the end."""
     os.environ.update(env)
-    from instagram_graph.errors import RateLimiterUnavailableError, RateLimitError, TransientError
+    from instagram_graph.errors import RateLimitError, RateLimiterUnavailableError, TransientError
     from instagram_graph.hooks.graph_api import InstagramGraphHook
     from instagram_graph.settings import GraphApiSettings
 

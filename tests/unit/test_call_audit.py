@@ -12,8 +12,8 @@ import logging
 
 import pytest
 import requests
-
 from airflow.sdk import Connection
+
 from instagram_graph.call_audit import CallAudit, Correlation, task_correlation
 from instagram_graph.errors import InvalidRequestError
 from instagram_graph.hooks.graph_api import InstagramGraphHook

@@ -350,7 +350,7 @@ def test_pause_by_hand_for_account_and_app(redis_client):
 
 def test_throttle_fails_closed_when_redis_is_down(down_client):
     throttle = UsageThrottle(down_client)
-    with pytest.raises(RateLimiterUnavailableError, match="127.0.0.1:1"):
+    with pytest.raises(RateLimiterUnavailableError, match=r"127\.0\.0\.1:1"):
         throttle.pause_remaining("app", "acct")
     with pytest.raises(RateLimiterUnavailableError):
         throttle.pause("app", "acct", 10)
