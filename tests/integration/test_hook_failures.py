@@ -245,3 +245,14 @@ def test_the_test_button_signs_like_a_real_call_and_fails_where_it_fails(sim, ac
     assert hook.test_connection() == (True, f"Connected as {account['username']}")
     assert hook.get_profile(account["id"])["id"] == account["id"]
     hook.close()
+
+
+def test_the_test_button_without_a_token_reaches_the_host_or_says_why_not(sim) -> None:
+    from graph_api_sim.testing import free_port
+    from instagram_graph.hooks.graph_api import InstagramGraphHook
+    from instagram_graph.settings import GraphApiSettings
+
+    reached = InstagramGraphHook(settings=GraphApiSettings(base_url=sim.base_url)).test_connection()
+    assert reached == (True, f"Reached {sim.base_url} (HTTP 400); tokens live in the token store")
+    nobody = InstagramGraphHook(settings=GraphApiSettings(base_url=f"http://127.0.0.1:{free_port()}", timeout=1.0))
+    assert nobody.test_connection() == (False, "TransientError: GET /me failed: ConnectionError")
