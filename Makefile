@@ -40,7 +40,9 @@ test: install services
 
 # Branch coverage of plugins/instagram_graph from the last `make test`: the ten least-covered
 # files, then the total; fails under [tool.coverage.report] fail_under.
+# A process that ends after pytest-cov's own combine leaves its data file beside .coverage.
 coverage-report:
+	@if ls .coverage.* >/dev/null 2>&1; then $(BIN)/coverage combine --append --quiet; fi
 	@echo "== Least-covered files of plugins/instagram_graph (branch coverage)"
 	@$(BIN)/coverage report | sed -n '1,12p'
 	@echo "== Branch coverage of plugins/instagram_graph: $$($(BIN)/coverage report --format=total --fail-under=0) %"
