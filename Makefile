@@ -29,10 +29,11 @@ lint: install
 	$(BIN)/ruff check
 	$(BIN)/mypy
 
-# Two pytest workers (2 cores), whole files per worker: the deployment tier is one file, one deployment.
+# Lint and types first (seconds), then two pytest workers (2 cores), whole files per worker:
+# the deployment tier is one file, one deployment.
 # Coverage follows every Python process the tests start (pyproject.toml, [tool.coverage.run]);
 # coverage-report, not pytest, enforces fail_under, so the least-covered files are printed either way.
-test: install services
+test: install lint services
 	@./scripts/ensure_browser.sh
 	@rm -f .coverage .coverage.*
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report= --cov-fail-under=0 $(PYTEST_ARGS)

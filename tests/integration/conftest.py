@@ -61,7 +61,7 @@ def hook(make_hook) -> InstagramGraphHook:
 
 
 @pytest.fixture
-def connect(schema) -> Iterator[Callable[[], "psycopg2.extensions.connection"]]:
+def connect(schema) -> Iterator[Callable[[], psycopg2.extensions.connection]]:
     """Open autocommit warehouse connections (as jobs.open_warehouse does); all closed after."""
     conns = []
 

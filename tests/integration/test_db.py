@@ -19,11 +19,10 @@ def test_a_lost_connection_names_the_first_cause_not_the_rollbacks_echo(schema) 
         cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
     admin.close()
 
-    with pytest.raises(db.WarehouseConnectionLost) as caught:
-        with db.connection_loss_explained():
-            # `with conn` rolls back after the failure, which raises "connection already closed".
-            with victim, victim.cursor() as cur:
-                cur.execute("SELECT 1")
+    # `with victim` rolls back after the failure, which raises "connection already closed".
+    with pytest.raises(db.WarehouseConnectionLost) as caught, db.connection_loss_explained(), victim, \
+            victim.cursor() as cur:
+        cur.execute("SELECT 1")
     message = str(caught.value)
     assert message.startswith("the warehouse connection was lost: OperationalError")
     assert "already closed" not in message
@@ -33,7 +32,6 @@ def test_a_lost_connection_names_the_first_cause_not_the_rollbacks_echo(schema) 
 
 def test_other_warehouse_errors_pass_through(schema) -> None:
     conn = psycopg2.connect(schema)
-    with pytest.raises(psycopg2.errors.UndefinedTable):
-        with db.connection_loss_explained(), conn, conn.cursor() as cur:
-            cur.execute("SELECT * FROM instagram.no_such_table")
+    with pytest.raises(psycopg2.errors.UndefinedTable), db.connection_loss_explained(), conn, conn.cursor() as cur:
+        cur.execute("SELECT * FROM instagram.no_such_table")
     conn.close()

@@ -6,7 +6,7 @@ Streams run in-process on a hook wired to the simulator (real HTTP, Redis, Postg
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
@@ -14,7 +14,7 @@ import pytest
 from instagram_graph.sync import STREAMS, SyncRun
 from instagram_graph.sync.insights import follower_count_floor
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_follower_count_is_never_asked_for_days_older_than_30(run_stream, sim, a
     assert old and all("follower_count" not in r["params"]["metric"] for r in old)
     assert recent and all("follower_count" in r["params"]["metric"] for r in recent), "split at the 30-day line"
     reach = warehouse("SELECT count(*) FROM instagram.account_insights WHERE metric = 'reach' AND end_time < %s",
-                      (datetime.fromtimestamp(floor, timezone.utc),))
+                      (datetime.fromtimestamp(floor, UTC),))
     assert reach[0][0] > 0, "older days still get every other metric"
 
 

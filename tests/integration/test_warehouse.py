@@ -6,10 +6,9 @@ and with new rows COPYed straight into the table (the road big batches take).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import threading
 import time
+from datetime import UTC, datetime
 
 import psycopg2
 import pytest
@@ -54,7 +53,7 @@ def rows_of(conn):
 
 
 AWKWARD = "tab\there, new\nline, back\\slash, \"quotes\", {braces}, ünïcode 📸, \\N"
-AT = datetime(2026, 1, 11, 8, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 11, 8, 0, tzinfo=UTC)
 
 
 def sample(n: int = 3):
@@ -100,7 +99,7 @@ def test_a_changed_row_is_updated_and_touched(conn) -> None:
 
 
 def test_duplicate_keys_in_one_batch_last_wins(conn) -> None:
-    rows = sample(2) + [{**sample(2)[1], "count": 7}]
+    rows = [*sample(2), {**sample(2)[1], "count": 7}]
     result = upsert(conn, SPEC, rows, schema="wh_test")
     assert (result.received, result.written) == (3, 2)
     assert [r[2] for r in rows_of(conn)] == [0, 7]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from instagram_graph.graph_time import parse_graph_time
 
-NOON = datetime(2026, 1, 11, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 1, 11, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

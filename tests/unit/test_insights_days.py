@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,7 +41,7 @@ def test_a_backfill_of_the_insights_dag_reads_exactly_the_days_asked_for() -> No
     from instagram_graph.sync.insights import days_of
 
     serialized = _insights_dag()
-    first, last = datetime(2026, 11, 28, tzinfo=timezone.utc), datetime(2026, 11, 30, tzinfo=timezone.utc)
+    first, last = datetime(2026, 11, 28, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
     runs = list(serialized.iter_dagrun_infos_between(first, last))
     read = [days_of(run.data_interval.start, run.data_interval.end) for run in runs]
     assert [(start.date().isoformat(), (end - start).days) for start, end in read] == [
@@ -53,9 +53,9 @@ def test_a_scheduled_run_reads_the_day_that_just_ended_and_a_manual_run_yesterda
     from instagram_graph.sync.insights import days_of
 
     timetable = _insights_dag().timetable
-    manual = timetable.infer_manual_data_interval(run_after=datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc))
+    manual = timetable.infer_manual_data_interval(run_after=datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
     assert days_of(manual.start, manual.end) == (
-        datetime(2026, 11, 30, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc))
+        datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
     scheduled = timetable.next_dagrun_info(
         last_automated_data_interval=manual, restriction=_no_restriction()
     )

@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import airflow
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,8 +80,8 @@ def test_the_form_has_a_field_for_every_setting() -> None:
 
 def test_form_fields_are_valid_admit_null_and_default_to_the_settings_defaults() -> None:
     import jsonschema
-
     from airflow.sdk import Connection
+
     from instagram_graph.settings import GraphApiSettings
 
     schema = json.loads((Path(airflow.__file__).parent / "provider.yaml.schema.json").read_text())

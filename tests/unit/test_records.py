@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from instagram_graph.records import (
     LIFETIME_END_TIME,
     account_insight_rows,
@@ -98,23 +100,29 @@ def test_message_row_reads_from_and_to() -> None:
 
 
 def test_reread_covers_unsettled_days_only() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from instagram_graph.sync.insights import reread_start
 
-    now = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)
-    today = datetime(2026, 3, 10, tzinfo=timezone.utc)
-    yesterday = datetime(2026, 3, 9, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+    today = datetime(2026, 3, 10, tzinfo=UTC)
+    yesterday = datetime(2026, 3, 9, tzinfo=UTC)
     # The daily run for yesterday also re-reads the day before it (Meta lags up to 48 h).
-    assert reread_start(yesterday, 2, now) == datetime(2026, 3, 8, tzinfo=timezone.utc)
+    assert reread_start(yesterday, 2, now) == datetime(2026, 3, 8, tzinfo=UTC)
     # A backfill of a settled day reads exactly that day.
-    old = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    old = datetime(2026, 2, 1, tzinfo=UTC)
     assert reread_start(old, 2, now) == old
-    assert reread_start(today, 2, now) == datetime(2026, 3, 8, tzinfo=timezone.utc)
+    assert reread_start(today, 2, now) == datetime(2026, 3, 8, tzinfo=UTC)
 
 
 def test_metric_tables_request_nothing_deprecated() -> None:
-    from instagram_graph.metrics import ACCOUNT_TIME_SERIES, ACCOUNT_TOTAL_VALUE, DEPRECATED, MEDIA_METRICS, media_metrics
+    from instagram_graph.metrics import (
+        ACCOUNT_TIME_SERIES,
+        ACCOUNT_TOTAL_VALUE,
+        DEPRECATED,
+        MEDIA_METRICS,
+        media_metrics,
+    )
 
     requested = set(ACCOUNT_TIME_SERIES) | set(ACCOUNT_TOTAL_VALUE) | {m for ms in MEDIA_METRICS.values() for m in ms}
     assert not requested & DEPRECATED
@@ -123,12 +131,12 @@ def test_metric_tables_request_nothing_deprecated() -> None:
 
 
 def test_a_manual_run_reads_the_last_whole_day() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from instagram_graph.sync.insights import days_of
 
-    at = datetime(2026, 3, 10, 6, 30, tzinfo=timezone.utc)
-    assert days_of(at, at) == (datetime(2026, 3, 9, tzinfo=timezone.utc), datetime(2026, 3, 10, tzinfo=timezone.utc))
-    start, end = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 2, tzinfo=timezone.utc)
+    at = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
+    assert days_of(at, at) == (datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)
     assert days_of(start, end) == (start, end)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from airflow.sdk import Connection
+
 from instagram_graph.settings import GraphApiSettings, SettingsError
 
 
@@ -82,5 +82,5 @@ def test_settle_seconds_default_to_the_timeout_plus_30_s_and_are_never_shorter_t
     settings = GraphApiSettings.from_connection(conn(extra='{"timeout": 10, "settle_seconds": "15"}'))
     assert settings.outcome_settle_seconds == 15.0
     for value in ("5", "100000"):
-        with pytest.raises(SettingsError, match="settle_seconds is .*: it must be at least timeout"):
+        with pytest.raises(SettingsError, match=r"settle_seconds is .*: it must be at least timeout"):
             GraphApiSettings.from_connection(conn(extra=f'{{"timeout": 10, "settle_seconds": "{value}"}}'))

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
 from instagram_graph import db
 from instagram_graph.jobs.outcomes import JobBusy, JobFailed, OutcomeUnsettled
@@ -33,6 +33,19 @@ class JobRecord:
 
     def summary(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.summary_fields}
+
+
+JobT = TypeVar("JobT", bound=JobRecord)
+
+
+class JobRequest(Protocol):
+    """What registering needs of any request: the account it acts for."""
+
+    @property
+    def account_id(self) -> str: ...
+
+
+RequestT = TypeVar("RequestT", bound=JobRequest)
 
 
 def open_warehouse() -> Any:
@@ -65,7 +78,7 @@ def job_lock(conn: Any, table: str, key: str) -> Iterator[None]:
                 cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_name,))
 
 
-class JobTable:
+class JobTable(Generic[JobT, RequestT]):
     """What :class:`~instagram_graph.publishing.Publisher` and
     :class:`~instagram_graph.messaging.Messenger` share: a hook, an autocommit warehouse
     connection (see :func:`open_warehouse`), registering a job by idempotency key, and
@@ -95,7 +108,7 @@ class JobTable:
         self.conn = conn
         self.lookup_slack = lookup_slack if lookup_slack is not None else self.default_lookup_slack
 
-    def register(self, request: Any, key: str, dag_run_id: str | None = None) -> Any:
+    def register(self, request: RequestT, key: str, dag_run_id: str | None = None) -> JobT:
         """The job for ``key``: new, resumed, or (when it failed before) started over.
 
         :raises RequestRefused: the key belongs to another request, or the account cannot
@@ -128,7 +141,7 @@ class JobTable:
     def settle_seconds(self) -> float:
         return float(self.hook.settings.outcome_settle_seconds)
 
-    def _await_settle(self, job: Any, why: str) -> None:
+    def _await_settle(self, job: JobT, why: str) -> None:
         """Return once the outcome of ``job``'s request can no longer change; raise
         :attr:`unsettled_error` (with the seconds left) before that.
 
@@ -150,52 +163,52 @@ class JobTable:
             wait,
         )
 
-    def _answer_lost(self, job: Any, why: str) -> NoReturn:
+    def _answer_lost(self, job: JobT, why: str) -> NoReturn:
         """The answer to ``job``'s request was lost just now: record when, and raise
         :attr:`unsettled_error` with the settle time to wait."""
         self._await_settle(job, why)
         raise self.unsettled_error(f"{why}; look again [{job.describe()}]", 0.0)  # it left its state meanwhile
 
-    def load(self, key: str) -> Any | None:
+    def load(self, key: str) -> JobT | None:
         """The job of idempotency key ``key``, or None."""
         row = self._fetch(self.statements.select, {"key": key})
         return self._from_row(row) if row is not None else None
 
-    def _from_row(self, row: tuple) -> Any:
+    def _from_row(self, row: tuple) -> JobT:
         raise NotImplementedError
 
-    def _insert_params(self, request: Any, key: str, dag_run_id: str | None) -> tuple:
+    def _insert_params(self, request: RequestT, key: str, dag_run_id: str | None) -> tuple:
         raise NotImplementedError
 
-    def _check_same(self, job: Any, request: Any) -> None:
+    def _check_same(self, job: JobT, request: RequestT) -> None:
         """Refuse (RequestRefused) when ``job`` was registered for other content."""
         raise NotImplementedError
 
-    def _restart_params(self, request: Any, key: str, dag_run_id: str | None) -> dict[str, Any]:
+    def _restart_params(self, request: RequestT, key: str, dag_run_id: str | None) -> dict[str, Any]:
         """The parameters of the restart statement: the dag run id and the key, unless a
         table records more of the request anew when a failed job starts over."""
         return {"dag_run_id": dag_run_id, "key": key}
 
-    def _start(self, job: Any) -> Any | None:
+    def _start(self, job: JobT) -> JobT | None:
         """Record that the request is about to leave (committed before it does); None when
         the job left the state it starts from meanwhile."""
         row = self._fetch(self.statements.start, {"key": job.idempotency_key})
         return self._from_row(row) if row is not None else None
 
-    def _move(self, job: Any, from_state: str, to_state: str) -> Any:
+    def _move(self, job: JobT, from_state: str, to_state: str) -> JobT:
         """Move ``job`` from ``from_state`` to ``to_state``; the job as it is now either way."""
         row = self._fetch(self.statements.move, {"key": job.idempotency_key, "from_state": from_state,
                                                  "to_state": to_state})
         return self._from_row(row) if row is not None else self._reload(job)
 
-    def _finish(self, job: Any, **done: Any) -> Any:
+    def _finish(self, job: JobT, **done: Any) -> JobT:
         """Record the done state with its columns' parameters ``done``."""
         row = self._fetch(self.statements.finish, {"key": job.idempotency_key, **done})
         return self._from_row(row) if row is not None else self._reload(job)
 
     def _fail(
         self,
-        job: Any,
+        job: JobT,
         message: str,
         *,
         error: Any = None,
@@ -221,7 +234,7 @@ class JobTable:
         log.error("%s failed: %s", job.describe(), message)
         raise self.failed_error(job, message, error)
 
-    def _reload(self, job: Any) -> Any:
+    def _reload(self, job: JobT) -> JobT:
         fresh = self.load(job.idempotency_key)
         assert fresh is not None, f"job {job.idempotency_key!r} vanished from its table"
         return fresh

@@ -60,7 +60,7 @@ SELECT message_id FROM instagram.outbound_messages
 """
 
 
-class OutboundMessages(JobTable):
+class OutboundMessages(JobTable[OutboundMessage, MessageRequest]):
     """Registering outbound messages and recording their sends (see :class:`~instagram_graph.jobs.JobTable`)."""
 
     statements = _STATEMENTS

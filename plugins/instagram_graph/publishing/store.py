@@ -101,7 +101,7 @@ _SET_PERMALINK = "UPDATE instagram.publish_jobs SET permalink = %s WHERE job_id 
 _CLAIMED_MEDIA = "SELECT media_id FROM instagram.publish_jobs WHERE account_id = %s AND media_id IS NOT NULL"
 
 
-class PublishJobs(JobTable):
+class PublishJobs(JobTable[PublishJob, PublishRequest]):
     """Registering publish jobs and recording each step of one (see :class:`~instagram_graph.jobs.JobTable`)."""
 
     statements = _STATEMENTS
