@@ -5,7 +5,8 @@ from __future__ import annotations
 from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.records import CONVERSATIONS, MESSAGES, conversation_row, message_row
 from instagram_graph.sync.base import SyncResult, SyncRun
-from instagram_graph.warehouse import conversation_times, load
+from instagram_graph.sync.stream_state import conversation_times
+from instagram_graph.warehouse import load
 
 
 def sync_conversations(run: SyncRun) -> SyncResult:

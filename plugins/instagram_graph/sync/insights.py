@@ -40,8 +40,9 @@ from instagram_graph.models import Insight
 from instagram_graph.records import ACCOUNT_INSIGHTS, MEDIA_INSIGHTS, account_insight_rows, media_insight_rows
 from instagram_graph.sync.base import BudgetSpent, SyncResult, SyncRun
 from instagram_graph.sync.refusals import DEFAULT_RETRY_DAYS, MetricRefusals, kind_of
+from instagram_graph.sync.stream_state import media_for_insights, read_state, write_state
 from instagram_graph.sync.vanished import mark_media_gone
-from instagram_graph.warehouse import load, media_for_insights, read_state, write_state
+from instagram_graph.warehouse import load
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,9 @@ from instagram_graph.records import COMMENTS, MEDIA, MEDIA_CHILDREN, child_rows,
 from instagram_graph.sync.base import SyncResult, SyncRun
 from instagram_graph.sync.insights import read_media_insights
 from instagram_graph.sync.refusals import DEFAULT_RETRY_DAYS, MetricRefusals
+from instagram_graph.sync.stream_state import read_state, recent_commented_media, write_state
 from instagram_graph.sync.vanished import mark_media_gone, mark_unlisted_comments_gone, mark_unlisted_media_gone
-from instagram_graph.warehouse import load, read_state, recent_commented_media, write_state
+from instagram_graph.warehouse import load
 
 log = logging.getLogger(__name__)
 
