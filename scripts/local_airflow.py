@@ -376,6 +376,8 @@ def register_accounts(settings: Settings, env: dict[str, str]) -> list[dict]:
 
 def start(settings: Settings) -> dict[str, str]:
     """Start everything; return what to print (address, user, password, logs)."""
+    from graph_api_sim.testing import untraced_env
+
     alive = running(settings)
     if alive:
         names = ", ".join(f"{name} ({pid})" for name, pid in alive.items())
@@ -395,7 +397,7 @@ def start(settings: Settings) -> dict[str, str]:
         ensure_database(settings.warehouse_db, settings.fresh)
         _run(env, "db", "migrate")
         say(f"Graph API simulator on {settings.sim_url} ({settings.accounts} accounts)")
-        _spawn(settings, env, "simulator", [
+        _spawn(settings, untraced_env(env), "simulator", [
             str(BIN / "python"), "-m", "graph_api_sim", "--host", "127.0.0.1", "--port", str(settings.sim_port),
             "--accounts", str(settings.accounts), "--media-per-account", str(settings.media_per_account),
             "--seed", "7", "--log-level", "warning", *settings.sim_args,

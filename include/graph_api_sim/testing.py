@@ -25,6 +25,15 @@ STARTUP_TIMEOUT = 20.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
+def untraced_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the variables that start coverage in a child process.
+
+    Coverage measures the package under test, never the simulator; tracing the simulator's
+    every call would only make it (and every test that pages through it) slower.
+    """
+    return {name: value for name, value in env.items() if not name.startswith("COVERAGE_")}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -74,7 +83,7 @@ class SimulatorProcess:
             self.port = free_port()
             self.base_url = f"http://127.0.0.1:{self.port}"
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open for the child's lifetime
-            env = dict(os.environ)
+            env = untraced_env(dict(os.environ))
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "graph_api_sim", "--host", "127.0.0.1", "--port", str(self.port),
