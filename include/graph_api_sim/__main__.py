@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .app import create_app
-from .config import THROTTLE_CODES, SimConfig
+from .config import EXPANDED_INSIGHTS_WEIGHTS, THROTTLE_CODES, SimConfig
 from .server import serve
 
 
@@ -23,6 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--throttle-code", type=int, choices=THROTTLE_CODES, default=80002)
     parser.add_argument("--publish-quota", type=int, default=50, help="published posts per rolling 24 h")
     parser.add_argument("--app-secret", default=None, help="for appsecret_proof (default: derived from the seed)")
+    parser.add_argument("--insights-page-limit", type=int, default=50,
+                        help="largest page that may expand insights.metric(..) (larger: error 1, HTTP 500)")
+    parser.add_argument("--expanded-insights-weight", choices=EXPANDED_INSIGHTS_WEIGHTS, default="call",
+                        help="a call expanding insights counts once (call) or once per media (media)")
     parser.add_argument("--log-level", default="warning",
                         choices=("critical", "error", "warning", "info", "debug", "trace"))
     return parser.parse_args(argv)
@@ -35,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             accounts=args.accounts, media_per_account=args.media_per_account, seed=args.seed,
             container_finish_seconds=args.container_finish_seconds, calls_per_hour=args.calls_per_hour,
             throttle_code=args.throttle_code, publish_quota=args.publish_quota, app_secret=args.app_secret,
+            insights_page_limit=args.insights_page_limit, expanded_insights_weight=args.expanded_insights_weight,
         )
     except ValueError as exc:
         print(f"graph-api-sim: {exc}", file=sys.stderr)

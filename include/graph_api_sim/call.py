@@ -52,6 +52,7 @@ class Call:
     node: Any  # the object named in the path (the account for /me)
     edge: str | None
     route: Any = None  # graph.Route that answers the call
+    insights_media: int = 0  # media whose insights the answer holds (fields=insights.metric(..))
 
     @property
     def params(self) -> dict[str, Any]:

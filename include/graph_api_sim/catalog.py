@@ -70,11 +70,14 @@ NODE_FIELDS: dict[str, tuple[str, ...]] = {
         "id", "caption", "media_type", "media_product_type", "media_url", "permalink",
         "thumbnail_url", "timestamp", "like_count", "comments_count", "shortcode",
         "username", "is_comment_enabled", "owner", "alt_text", "ig_id",
+        "insights",  # insights.metric(reach,views): the media's insights, as GET /{media-id}/insights
     ),
     "IGComment": ("id", "text", "timestamp", "username", "like_count", "from", "media", "parent_id", "hidden"),
     "IGContainer": ("id", "status_code", "status", "copyright_check_status"),
     "IGConversation": ("id", "updated_time", "participants"),
     "IGMessage": ("id", "created_time", "from", "to", "message"),
+    # One item of an insights answer (what insights.metric(..){name,values} may select).
+    "InsightsResult": ("id", "name", "period", "values", "title", "description"),
 }
 
 # Edges (also expandable as a field: ``children{id,media_url}``) -> the node type they list.
@@ -85,13 +88,21 @@ NODE_EDGES: dict[str, dict[str, str]] = {
     "IGContainer": {},
     "IGConversation": {"messages": "IGMessage"},
     "IGMessage": {},
+    "InsightsResult": {},
 }
 
 # Fields whose value is another node, so they take a sub-selection: ``owner{username}``.
 NODE_REFERENCES: dict[tuple[str, str], str] = {
     ("IGMedia", "owner"): "IGUser",
     ("IGComment", "media"): "IGMedia",
+    ("IGMedia", "insights"): "InsightsResult",
 }
+
+# The insights field of media: ``insights.metric(reach,views)[.period(lifetime)]``. The metric
+# list is required (comma-separated or a JSON array); period is accepted and ignored, as the
+# media insights edge ignores it; breakdowns and any other modifier are refused.
+INSIGHTS_FIELD = "insights"
+INSIGHTS_FIELD_MODIFIERS = ("metric", "period")
 
 # Fields returned when the request names none (Meta returns just the id for most nodes).
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {

@@ -11,6 +11,8 @@ from typing import Any
 from . import catalog
 
 THROTTLE_CODES = (4, 17, 80002)
+# How a call that expands media insights counts in the usage meter: as one call, or once per media.
+EXPANDED_INSIGHTS_WEIGHTS = ("call", "media")
 # Product types whose metrics ``refused_media_metrics`` can refuse (carousel items refuse all anyway).
 REFUSABLE_PRODUCT_TYPES = (catalog.PRODUCT_FEED, catalog.PRODUCT_REELS, catalog.PRODUCT_STORY)
 
@@ -36,6 +38,8 @@ class SimConfig:
     conversations_calls_per_second: int = 2  # per account; 0 = unlimited
     send_calls_per_second: int = 100  # per account; 0 = unlimited
     human_agent_approved: bool = False  # the app has the Human Agent feature (HUMAN_AGENT tag)
+    insights_page_limit: int = 50  # larger pages with insights.metric(..) expanded answer "reduce the data"
+    expanded_insights_weight: str = "call"  # "call" | "media": how such a call counts in the usage meter
 
     def __post_init__(self) -> None:
         if self.accounts < 1:
@@ -50,6 +54,8 @@ class SimConfig:
             refused_media_metrics=self.refused_media_metrics,
             conversations_calls_per_second=self.conversations_calls_per_second,
             send_calls_per_second=self.send_calls_per_second,
+            insights_page_limit=self.insights_page_limit,
+            expanded_insights_weight=self.expanded_insights_weight,
         )
 
 
@@ -67,6 +73,8 @@ class Settings:
     conversations_calls_per_second: int
     send_calls_per_second: int
     human_agent_approved: bool
+    insights_page_limit: int
+    expanded_insights_weight: str
 
     @classmethod
     def from_config(cls, config: SimConfig, app_secret: str) -> Settings:
@@ -81,6 +89,8 @@ class Settings:
             conversations_calls_per_second=config.conversations_calls_per_second,
             send_calls_per_second=config.send_calls_per_second,
             human_agent_approved=config.human_agent_approved,
+            insights_page_limit=config.insights_page_limit,
+            expanded_insights_weight=config.expanded_insights_weight,
         )
 
     @staticmethod
@@ -103,6 +113,11 @@ class Settings:
         for name in ("conversations_calls_per_second", "send_calls_per_second"):
             if name in changes and int(changes[name]) < 0:
                 raise ValueError(f"{name} must not be negative (0 = unlimited)")
+        if "insights_page_limit" in changes and int(changes["insights_page_limit"]) < 1:
+            raise ValueError("insights_page_limit must be at least 1")
+        if "expanded_insights_weight" in changes and changes["expanded_insights_weight"] not in \
+                EXPANDED_INSIGHTS_WEIGHTS:
+            raise ValueError(f"expanded_insights_weight must be one of {EXPANDED_INSIGHTS_WEIGHTS}")
         if "refused_media_metrics" in changes:
             _check_refused_media_metrics(changes["refused_media_metrics"])
 

@@ -53,6 +53,12 @@ class ConfigPatch(BaseModel):
     conversations_calls_per_second: int | None = Field(None, description="per account; 0 = unlimited")
     send_calls_per_second: int | None = Field(None, description="per account; 0 = unlimited")
     human_agent_approved: bool | None = None
+    insights_page_limit: int | None = Field(
+        None, description="largest page (limit) that may expand insights.metric(..); larger answers code 1, "
+                          "HTTP 500 (at least 1)")
+    expanded_insights_weight: Literal["call", "media"] | None = Field(
+        None, description='how a call expanding insights counts in the usage meter: "call" (1) or "media" '
+                          '(one per media with insights in the answer)')
 
 
 class TokenPatch(BaseModel):

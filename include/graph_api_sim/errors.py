@@ -19,10 +19,10 @@ GRAPH_METHOD = "GraphMethodException"
 class ErrorSpec:
     code: int
     message: str  # str.format template, filled with the raise site's details
-    type: str = OAUTH
+    type: str | None = OAUTH  # None: no ``type`` in the body (Meta leaves it out of some errors)
     http_status: int | tuple[int, ...] = 400  # a tuple: Meta varies, pick one per response
     subcode: int | None = None
-    is_transient: bool = False
+    is_transient: bool | None = False  # None: no ``is_transient`` in the body
     user_title: str | None = None
     user_msg: str | None = None
     error_data: Any = None  # JSON sent as-is in ``error_data`` (e.g. blame_field_specs)
@@ -31,6 +31,10 @@ class ErrorSpec:
 ERRORS: dict[str, ErrorSpec] = {
     # --- service --------------------------------------------------------------------
     "unknown": ErrorSpec(1, "An unknown error occurred", http_status=500, is_transient=True),
+    # What Meta answers when a call would take too long to compute (many media with insights
+    # expanded): no type, no subcode, no is_transient, HTTP 500.
+    "reduce_data": ErrorSpec(1, "Please reduce the amount of data you're asking for, then retry your request",
+                             type=None, http_status=500, is_transient=None),
     "service": ErrorSpec(2, "An unexpected error has occurred. Please retry your request later.",
                          http_status=503, is_transient=True),
     # --- tokens ---------------------------------------------------------------------
@@ -97,6 +101,10 @@ ERRORS: dict[str, ErrorSpec] = {
     "media_type_metric_unsupported": ErrorSpec(100, "(#100) metric {metric} is not supported for this media type "
                                                     "({media_type} with media_product_type {product_type})",
                                                type=IG_API),
+    # Breakdowns (or anything but metric and period) in ``fields=insights.metric(..)``: wording unconfirmed.
+    "insights_modifier_unsupported": ErrorSpec(100, "(#100) The insights field takes only the metric and period "
+                                                    "modifiers, not {modifier}: ask GET /{{media-id}}/insights "
+                                                    "for breakdowns"),
     "recent_days_only": ErrorSpec(100, "(#100) ({metric}) metric only supports querying data for the last {days} "
                                        "days excluding the current day"),
     "carousel_child_insights": ErrorSpec(100, "(#100) The Media Insights API does not support carousel children "
@@ -213,12 +221,16 @@ class GraphError(Exception):
 
     def body(self, trace_id: str | None = None) -> dict[str, Any]:
         spec = self.spec
-        error: dict[str, Any] = {"message": spec.message, "type": spec.type, "code": spec.code}
+        error: dict[str, Any] = {"message": spec.message}
+        if spec.type is not None:
+            error["type"] = spec.type
+        error["code"] = spec.code
         if spec.error_data is not None:
             error["error_data"] = spec.error_data
         if spec.subcode is not None:
             error["error_subcode"] = spec.subcode
-        error["is_transient"] = spec.is_transient
+        if spec.is_transient is not None:
+            error["is_transient"] = spec.is_transient
         if spec.user_title:
             error["error_user_title"] = spec.user_title
         if spec.user_msg:

@@ -44,6 +44,15 @@ class UsageMeter:
         window.append(now)
         self._app_calls.append(now)
 
+    def charge(self, account_id: str, count: int) -> None:
+        """Count ``count`` more calls of an answer already admitted (a heavy call weighs more), never refusing:
+        the calls after it are the ones throttled."""
+        if count <= 0:
+            return
+        now = self._clock.now()
+        self._calls[account_id].extend([now] * count)
+        self._app_calls.extend([now] * count)
+
     def regain_minutes(self, account_id: str) -> int:
         """Minutes until the account may call again (0 while it is under its limit)."""
         now = self._clock.now()

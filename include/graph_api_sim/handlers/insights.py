@@ -23,6 +23,8 @@ from ..insights import (
     split,
     supported_metrics,
 )
+from ..params import split_list
+from ..simulator import Simulator
 from ..world import Account, Media
 
 
@@ -155,14 +157,25 @@ def account_insights(call: Call) -> dict[str, Any]:
 
 def media_insights(call: Call) -> dict[str, Any]:
     """``GET /{ig-media-id}/insights?metric=..[&breakdown=..]``."""
-    media: Media = call.node
     names = call.list_param("metric")
     if not names:
         raise GraphError("missing_parameter", name="metric")
+    return {"data": media_insight_items(call.sim, call.account, call.node, names, call.params.get("breakdown"))}
+
+
+def media_insight_items(sim: Simulator, account: Account, media: Media, names: list[str],
+                        raw_breakdown: Any = None) -> list[dict[str, Any]]:
+    """The insights items of one media for ``names``, or the error Meta answers for that media.
+
+    One function for ``GET /{media-id}/insights`` and the ``insights.metric(..)`` field of media
+    (``handlers/reads.py``), so both check in the same order and answer the same values.
+    ``raw_breakdown`` is the ``breakdown`` parameter as sent (the field takes none), read only
+    once the metrics passed, where Meta reads it.
+    """
     product = product_type(media)
     if product == catalog.CAROUSEL_ITEM:
         raise GraphError("carousel_child_insights")
-    supported = supported_metrics(media, call.sim.settings.refused_media_metrics)
+    supported = supported_metrics(media, sim.settings.refused_media_metrics)
     for index, name in enumerate(names):
         error = _deprecation(name)
         if error:
@@ -174,17 +187,17 @@ def media_insights(call: Call) -> dict[str, Any]:
                              product_type=product)
         if name not in supported:
             raise GraphError("media_metric_unsupported", metric=name, product_type=product)
-    breakdowns = call.list_param("breakdown")
+    breakdowns = split_list(raw_breakdown, "breakdown")
     for name in names:
         for breakdown in breakdowns:
             if breakdown not in catalog.MEDIA_METRICS[name].breakdowns:
                 raise GraphError("breakdown_unsupported", metric=name,
                                  allowed=", ".join(catalog.MEDIA_METRICS[name].breakdowns), breakdown=breakdown)
-    refusal = media_refusal(media, call.account)
+    refusal = media_refusal(media, account)
     if refusal:
         raise refusal
-    seed = call.sim.world.seed
-    values = media_values(seed, media, call.account.followers_count, supported)
+    seed = sim.world.seed
+    values = media_values(seed, media, account.followers_count, supported)
     data = []
     for name in names:
         metric = catalog.MEDIA_METRICS[name]
@@ -197,4 +210,4 @@ def media_insights(call: Call) -> dict[str, Any]:
             item["values"] = [{"value": values[name]}]
         item.update(title=metric.title, description=metric.description, id=f"{media.id}/insights/{name}/lifetime")
         data.append(item)
-    return {"data": data}
+    return data

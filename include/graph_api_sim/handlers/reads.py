@@ -1,12 +1,12 @@
 """Reading nodes and edges: field selection, expansion and paged edge listings.
 
 ``GET /{id}``, ``GET /{id}/{edge}`` and ``GET /me/conversations``, and the ``fields=``
-expansion of edges inside them.
+expansion of edges inside them, media insights included (``insights.metric(reach,views)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import catalog
@@ -16,7 +16,9 @@ from ..errors import GraphError
 from ..fields import FieldSpec, check_fields, default_specs, format_fields
 from ..ids import legacy_id
 from ..paging import ItemListing, Listing, Page, encode_cursor, parse_limit, take_page
+from ..params import split_list
 from ..simulator import Simulator
+from .insights import media_insight_items
 
 Getter = Callable[[Call, Any], Any]
 
@@ -85,6 +87,9 @@ def render_node(call: Call, node: Any, specs: tuple[FieldSpec, ...]) -> dict[str
     out: dict[str, Any] = {}
     for spec in specs:
         name = spec.name
+        if name == catalog.INSIGHTS_FIELD and node_type == "IGMedia":
+            out[name] = _expand_insights(call, node, spec)
+            continue
         if name in edges:
             expanded = _expand_edge(call, node, spec)
             if expanded["data"]:  # Meta leaves out empty edges (children of a single image)
@@ -115,6 +120,71 @@ def _expand_edge(call: Call, node: Any, spec: FieldSpec) -> dict[str, Any]:
     return with_paging(call, data, page, path=f"/{node.id}/{spec.name}", params=params, limit=limit)
 
 
+def _expand_insights(call: Call, media: Any, spec: FieldSpec) -> dict[str, Any]:
+    """``insights.metric(..)`` of one media: what ``GET /{media-id}/insights`` answers for those metrics,
+    or its error, which fails the whole call (Meta gives no partial page)."""
+    data = media_insight_items(call.sim, call.account, media, insights_metrics(spec))
+    if spec.subfields:
+        wanted = {sub.name for sub in spec.subfields} | {"id"}
+        data = [{key: value for key, value in item.items() if key in wanted} for item in data]
+    call.insights_media += 1
+    return {"data": data}
+
+
+def insights_metrics(spec: FieldSpec) -> list[str]:
+    """The metrics of an ``insights`` field; refuses a missing list and modifiers the field does not take."""
+    for key, _ in spec.modifiers:
+        if key not in catalog.INSIGHTS_FIELD_MODIFIERS:
+            raise GraphError("insights_modifier_unsupported", modifier=key)
+    names = split_list(spec.modifier("metric"), "metric")
+    if not names:
+        raise GraphError("missing_parameter", name="metric")
+    return names
+
+
+def _insights_fields(node_type: str, specs: tuple[FieldSpec, ...], scale: int) -> Iterator[tuple[FieldSpec, int]]:
+    """Each ``insights`` field of a selection with how many media it may be expanded for:
+    the page size of its listing times the page sizes of the listings around it (1 for a node)."""
+    edges = catalog.NODE_EDGES.get(node_type, {})
+    for spec in specs:
+        if spec.name == catalog.INSIGHTS_FIELD and node_type == "IGMedia":
+            yield spec, scale
+        elif spec.name in edges:
+            if spec.subfields:  # the default fields expand nothing
+                yield from _insights_fields(edges[spec.name], spec.subfields, scale * _page_size(spec))
+        else:
+            target = catalog.NODE_REFERENCES.get((node_type, spec.name))
+            if target and spec.subfields:
+                yield from _insights_fields(target, spec.subfields, scale)
+
+
+def _page_size(spec: FieldSpec) -> int:
+    try:
+        return parse_limit(spec.modifier("limit"))
+    except GraphError:  # refused when the edge is expanded, in the order the fields are rendered
+        return catalog.PAGE_SIZE_DEFAULT
+
+
+def check_insights(call: Call, node_type: str, specs: tuple[FieldSpec, ...], page_size: int) -> None:
+    """Before any work: a selection that expands media insights needs the insights permission,
+    a metric list, and at most ``insights_page_limit`` media per page (else Meta's code 1, HTTP 500)."""
+    found = list(_insights_fields(node_type, specs, page_size))
+    if not found:
+        return
+    call.sim.tokens.require(call.token, catalog.MANAGE_INSIGHTS)
+    for spec, _ in found:
+        insights_metrics(spec)
+    if max(scale for _, scale in found) > call.sim.settings.insights_page_limit:
+        raise GraphError("reduce_data")
+
+
+def charge_insights(call: Call) -> None:
+    """With ``expanded_insights_weight`` "media", a call that expanded insights counts once per media
+    whose insights it answered (at least once): the call itself was counted when it was admitted."""
+    if call.insights_media and call.sim.settings.expanded_insights_weight == "media":
+        call.sim.usage.charge(call.account.id, call.insights_media - 1)
+
+
 def with_paging(call: Call, data: list[dict[str, Any]], page: Page, *, path: str, params: dict[str, Any],
                 limit: int) -> dict[str, Any]:
     result: dict[str, Any] = {"data": data}
@@ -137,7 +207,10 @@ def get_node(call: Call) -> dict[str, Any]:
     node_type = call.node.node_type
     specs = call.fields() or default_specs(node_type)
     check_fields(node_type, specs)
-    return render_node(call, call.node, specs)
+    check_insights(call, node_type, specs, page_size=1)
+    result = render_node(call, call.node, specs)
+    charge_insights(call)
+    return result
 
 
 def list_edge(call: Call, listing: Listing | None = None) -> dict[str, Any]:
@@ -148,8 +221,10 @@ def list_edge(call: Call, listing: Listing | None = None) -> dict[str, Any]:
     specs = call.fields() or default_specs(listing.node_type)
     check_fields(listing.node_type, specs)
     limit = parse_limit(call.param("limit"))
+    check_insights(call, listing.node_type, specs, page_size=limit)
     page = take_page(listing, after=call.param("after"), before=call.param("before"), limit=limit)
     data = [render_node(call, item, specs) for item in page.items]
+    charge_insights(call)
     params = {key: value for key, value in call.request.query
               if key not in ("access_token", "after", "before", "limit")}
     return with_paging(call, data, page, path=call.request.path, params=params, limit=limit)
