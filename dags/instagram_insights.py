@@ -9,9 +9,14 @@ For every enabled account:
    `airflow backfill create --dag-id instagram_insights --from-date 2026-01-01 --to-date 2026-01-31`
    (or *Trigger → Backfill* in the UI).
 2. **media insights** into **`instagram.media_insights`**: media younger than
-   `recent_days` every run, older media (up to `max_age_days`) once a week, with the
-   metric set of each media type. Stories are read hourly by `instagram_media` while
-   they are live; media deleted on Instagram are skipped (`deleted_at`).
+   `recent_days` every run, older media (up to `max_age_days`) once a week. The common
+   metrics (reach, views, likes, comments, saved, shares, total_interactions) come
+   `insights_page_size` media per call by field expansion; the type-specific ones (FEED:
+   profile visits, follows; REELS: watch time) one call per media, every day while the
+   media is younger than `young_days` and once when it is `settled_days` old.
+   `insights_road=per_media` goes back to one call per media with every metric, every run.
+   Stories are read hourly by `instagram_media` while they are live; media deleted on
+   Instagram are skipped (`deleted_at`).
 
 A metric Meta refuses (retired, not for this media type, media older than the business
 account) is logged and skipped; refusals are remembered in `instagram.metric_refusals`
@@ -27,7 +32,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable
 from instagram_graph import assets
 from instagram_graph.operators.first_tasks import enabled_accounts
 from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
-from instagram_graph.operators.sync import ACCOUNT_MAP_INDEX, InstagramSyncOperator, option_param
+from instagram_graph.operators.sync import ACCOUNT_MAP_INDEX, InstagramSyncOperator, choice_param, option_param
 
 with DAG(
     dag_id="instagram_insights",
@@ -45,6 +50,12 @@ with DAG(
         "call_budget": option_param("call_budget", 150, "Graph API calls per account and task"),
         "recent_days": option_param("recent_days", 30, "Media this many days old: insights every run"),
         "max_age_days": option_param("max_age_days", 90, "Older media: no insights"),
+        "insights_road": choice_param(
+            "insights_road", "expansion", "How media insights are read: a page of media per call, or one per media"
+        ),
+        "insights_page_size": option_param("insights_page_size", 50, "Media per expanded insights call"),
+        "young_days": option_param("young_days", 2, "Type-specific metrics daily while a media is younger (0: off)"),
+        "settled_days": option_param("settled_days", 28, "Type-specific metrics once more at this age (0: off)"),
     },
 ):
     accounts = enabled_accounts()
@@ -59,7 +70,14 @@ with DAG(
         task_id="sync_media_insights",
         stream="media_insights",
         call_budget="{{ params.call_budget }}",
-        options={"recent_days": "{{ params.recent_days }}", "max_age_days": "{{ params.max_age_days }}"},
+        options={
+            "recent_days": "{{ params.recent_days }}",
+            "max_age_days": "{{ params.max_age_days }}",
+            "insights_road": "{{ params.insights_road }}",
+            "insights_page_size": "{{ params.insights_page_size }}",
+            "young_days": "{{ params.young_days }}",
+            "settled_days": "{{ params.settled_days }}",
+        },
         outlets=[assets.MEDIA_INSIGHTS],
         map_index_template=ACCOUNT_MAP_INDEX,
     ).expand(account_id=accounts)

@@ -169,6 +169,14 @@ class InsightsUnavailableError(InvalidRequestError):
     Meta will never give its insights. Skip it for good."""
 
 
+class TooMuchDataError(InvalidRequestError):
+    """Code 1, "Please reduce the amount of data you're asking for": the call asked Meta to
+    compute too much at once (a page of expanded insights too large). The same call fails
+    again, so it is not retried as it is: ask for fewer objects (a smaller ``limit``)."""
+
+    default_advice = "Meta refused to compute this much in one call: ask for fewer objects per page."
+
+
 class PublishingLimitError(GraphApiError):
     """9/2207042: the rolling 24-hour publishing quota is used up."""
 
@@ -329,6 +337,20 @@ def _rows() -> Iterable[tuple[int, int | None, ErrorRule]]:
     )
 
 
+# Rows that a code alone cannot tell apart: (code, words of Meta's message, rule), checked
+# before the (code, subcode) rows. Code 1 is otherwise "unknown error, retry".
+MESSAGE_ROWS: tuple[tuple[int, str, ErrorRule], ...] = (
+    (
+        1,
+        "reduce the amount of data",
+        ErrorRule(
+            TooMuchDataError,
+            advice="Meta refused a page this large: the sync halves its page size (insights_page_size) and goes on.",
+        ),
+    ),
+)
+
+
 def _build(rows: Iterable[tuple[int, int | None, ErrorRule]]) -> dict[tuple[int, int | None], ErrorRule]:
     table: dict[tuple[int, int | None], ErrorRule] = {}
     for code, subcode, rule in rows:
@@ -412,6 +434,11 @@ def classify(
             built.retry_after = retry_after
         return built
 
+    by_message = next(
+        (rule for row_code, words, rule in MESSAGE_ROWS if row_code == code and words in message.lower()), None
+    )
+    if by_message is not None:
+        return build(by_message.kind, by_message)
     exact = CATALOGUE.get((code, subcode)) if code is not None and subcode is not None else None
     general = CATALOGUE.get((code, ANY)) if code is not None else None
     rule = exact

@@ -50,6 +50,17 @@ MEDIA_METRICS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# What one field-expanded read of the /media edge asks of every feed and reels media
+# (``insights.metric(...)``, a page of up to 50 media per call): the metrics a live probe
+# found accepted on every kind. Meta fails the whole call when one media of the page
+# refuses one of them, so a walk leaves out of a page what a kind in it refuses (the
+# exceptions below, and refusals it remembers). The rest of a media's set - and what a
+# page had to leave out - is type-specific: one call per media, read while the media is
+# young and once when it has settled (sync/media_insights.py).
+EXPANDED_MEDIA_METRICS: frozenset[str] = frozenset(
+    {"reach", "views", "likes", "comments", "saved", "shares", "total_interactions"}
+)
+
 # Exceptions by (media_product_type, media_type): legacy feed videos (before reels took
 # over single videos in 2023) refuse total_interactions.
 MEDIA_METRIC_EXCEPTIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -80,4 +91,20 @@ def media_metrics(media_product_type: str | None, media_type: str | None = None)
         return ()
     left_out = MEDIA_METRIC_EXCEPTIONS.get((product_type, media_type or ""), frozenset())
     return tuple(metric for metric in MEDIA_METRICS[product_type] if metric not in left_out)
+
+
+def metric_groups(
+    media_product_type: str | None, media_type: str | None, expanded: frozenset[str] = EXPANDED_MEDIA_METRICS
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """One media's metric set split into (read by expansion, type-specific), table order kept.
+
+    Stories are all one kind and read only while live: their whole set is expanded.
+    """
+    metrics = media_metrics(media_product_type, media_type)
+    if media_product_type == "STORY":
+        return metrics, ()
+    return (
+        tuple(m for m in metrics if m in expanded),
+        tuple(m for m in metrics if m not in expanded),
+    )
 

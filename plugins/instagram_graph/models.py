@@ -55,6 +55,7 @@ class Media(TypedDict, total=False):
     is_comment_enabled: bool
     username: str
     children: Children
+    insights: Insights  # when asked for by field expansion: insights.metric(...)
 
 
 class Reply(TypedDict, total=False):
@@ -108,6 +109,10 @@ class Insight(TypedDict, total=False):
     description: str
     values: list[InsightValue]
     total_value: TotalValue
+
+
+class Insights(TypedDict):
+    data: list[Insight]
 
 
 class ContainerStatus(TypedDict, total=False):

@@ -94,3 +94,28 @@ def task_logs(caplog, capsys):
         return caplog.text + "".join(seen)
 
     return read
+
+
+@pytest.fixture
+def run_stream(hook, schema, account):
+    """``run_stream(stream, start=, end=, hook=, **options) -> SyncResult``: one stream for the
+    first account, in-process, on its own warehouse connection."""
+    from datetime import UTC, datetime, timedelta
+
+    from instagram_graph.sync import STREAMS, SyncRun
+
+    conns = []
+    default_hook = hook
+
+    def run(stream: str, *, start=None, end=None, hook=None, **options):
+        conn = psycopg2.connect(schema)
+        conns.append(conn)
+        end = end or datetime.now(UTC)
+        sync = SyncRun(hook=hook or default_hook, conn=conn, account_id=account["id"],
+                       interval_start=start or end - timedelta(days=1), interval_end=end, options=options)
+        return STREAMS[stream](sync)
+
+    yield run
+    for conn in conns:
+        conn.close()
+

@@ -36,6 +36,7 @@ EXPECTED_TABLES = {
     "rate_limit_admissions",
     "api_calls",
     "sync_runs",
+    "media_specific_reads",
 }
 # Tables holding Graph API objects: each keeps the whole object in `raw`.
 ENTITY_TABLES = {

@@ -6,32 +6,12 @@ Streams run in-process on a hook wired to the simulator (real HTTP, Redis, Postg
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
-import pytest
-
-from instagram_graph.sync import STREAMS, SyncRun
 from instagram_graph.sync.insights import follower_count_floor
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def run_stream(hook, schema, account):
-    conns = []
-
-    def run(stream: str, *, start: datetime | None = None, end: datetime | None = None, **options):
-        conn = psycopg2.connect(schema)
-        conns.append(conn)
-        end = end or NOW
-        sync = SyncRun(hook=hook, conn=conn, account_id=account["id"], interval_start=start or end - timedelta(days=1),
-                       interval_end=end, options=options)
-        return STREAMS[stream](sync)
-
-    yield run
-    for conn in conns:
-        conn.close()
 
 
 def _insights_calls(sim, media_ids=None) -> list[dict]:
@@ -47,14 +27,14 @@ def _reels(warehouse, account_id: str) -> set[str]:
         "AND \"timestamp\" >= now() - interval '30 days'", (account_id,))}
 
 
-def test_a_metric_refused_for_reels_costs_one_call_then_none(run_stream, sim, account, warehouse) -> None:
+def test_per_media_a_metric_refused_for_reels_costs_one_call_then_none(run_stream, sim, account, warehouse) -> None:
     sim.configure(refused_media_metrics={"REELS": ["reels_skip_rate"]})
     run_stream("media")
     reels = _reels(warehouse, account["id"])
     assert len(reels) >= 2, "the seeded world has several recent reels"
 
     sim.clear_requests()
-    first = run_stream("media_insights")
+    first = run_stream("media_insights", insights_road="per_media")
     refused = [r for r in _insights_calls(sim, reels) if r["status"] != 200]
     assert len(refused) == 1, "one refusal for the kind of media, not one per reel"
     assert "reels_skip_rate" in str(refused[0]["params"])
@@ -66,7 +46,7 @@ def test_a_metric_refused_for_reels_costs_one_call_then_none(run_stream, sim, ac
     assert first.complete
 
     sim.clear_requests()
-    run_stream("media_insights")
+    run_stream("media_insights", insights_road="per_media")
     calls = _insights_calls(sim, reels)
     assert len(calls) == len(reels) and all(r["status"] == 200 for r in calls), "the next run asks no refused metric"
     assert all("reels_skip_rate" not in str(r["params"]) for r in calls)
@@ -75,7 +55,7 @@ def test_a_metric_refused_for_reels_costs_one_call_then_none(run_stream, sim, ac
     warehouse("UPDATE instagram.metric_refusals SET last_seen_at = now() - interval '8 days'")
     sim.configure(refused_media_metrics={})
     sim.clear_requests()
-    run_stream("media_insights")
+    run_stream("media_insights", insights_road="per_media")
     assert warehouse("SELECT count(*) FROM instagram.metric_refusals") == [(0,)]
     assert any("reels_skip_rate" in str(r["params"]) for r in _insights_calls(sim, reels))
 
@@ -99,14 +79,18 @@ def test_follower_count_is_never_asked_for_days_older_than_30(run_stream, sim, a
 
 
 def test_story_insights_are_read_while_live_and_never_after(run_stream, sim, account, warehouse) -> None:
-    stories = {s["id"] for s in sim.truth("stories", account_id=account["id"])}
+    truth = sim.truth("stories", account_id=account["id"])
+    stories = {s["id"] for s in truth}
+    too_few_viewers = {s["id"] for s in truth if s["viewers"] < 5}
     sim.clear_requests()
     result = run_stream("stories")
-    assert len(_insights_calls(sim, stories)) == len(stories)
     with_insights = {r[0] for r in warehouse(
         "SELECT DISTINCT media_id FROM instagram.media_insights WHERE media_id = ANY(%s)", (list(stories),))}
-    assert with_insights and with_insights <= stories
-    assert len(result.skipped) == len(stories) - len(with_insights), "too few viewers: skipped, not failed"
+    assert with_insights == stories - too_few_viewers and with_insights
+    assert len(result.skipped) == len(too_few_viewers), "too few viewers: skipped, not failed"
+    assert _insights_calls(sim, stories) == [], "insights come expanded on /stories; a refusal is the story's own"
+    ladder = 1 + math.ceil(math.log2(len(stories))) + 1  # list the page, bisect, name the story
+    assert result.calls == len(sim.requests()) <= 1 + len(too_few_viewers) * ladder
 
     run_stream("media")
     sim.clear_requests()

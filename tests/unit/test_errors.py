@@ -254,3 +254,16 @@ def test_a_refused_human_agent_tag_names_the_feature_not_the_permission() -> Non
     error = classify(meta_error(10, type_="IGApiException"), 403)
     advice = advice_for(error, account_id="7", action="tagged_message")
     assert "Human Agent" in advice and "human_agent_enabled" in advice
+
+
+def test_reduce_the_amount_of_data_is_not_retried_as_it_is_but_other_code_1_errors_are() -> None:
+    from instagram_graph.errors import TooMuchDataError, TransientError
+
+    body = {"error": {"message": "Please reduce the amount of data you're asking for, then retry your request",
+                      "code": 1, "fbtrace_id": "AbC"}}
+    error = classify(body, 500)
+    assert isinstance(error, TooMuchDataError) and not error.retryable
+    assert error.fbtrace_id == "AbC" and "halves its page size" in error.advice
+    other = classify(meta_error(1, message="An unknown error occurred", transient=True), 500)
+    assert isinstance(other, TransientError) and other.retryable
+

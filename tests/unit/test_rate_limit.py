@@ -578,3 +578,32 @@ def test_an_unknown_budget_is_refused(redis_client) -> None:
         budgets.take("dm", "acct")
     with pytest.raises(ValueError, match="unknown call budget"):
         budgets.pause("dm", "acct", 1.0)
+
+
+def test_page_sizes_are_lowered_shared_and_forgotten_after_their_ttl(redis_client):
+    import time
+
+    from instagram_graph.rate_limit.page_sizes import PageSizes
+
+    sizes = PageSizes(redis_client, "app1", ttl_seconds=1)
+    assert sizes.size("media", 50) == 50
+    assert sizes.refused("media", 50) == 25
+    assert sizes.refused("media", 40) == 20 and sizes.refused("media", 100) == 20, "never raised by a refusal"
+    other_worker = PageSizes(redis_client, "app1", ttl_seconds=1)
+    assert other_worker.size("media", 50) == 20 and other_worker.size("media", 10) == 10
+    assert other_worker.size("stories", 50) == 50, "per edge"
+    assert PageSizes(redis_client, "app2").size("media", 50) == 50, "per app"
+    assert sizes.refused("media", 1) == 1, "never below one"
+    time.sleep(1.1)
+    assert PageSizes(redis_client, "app1").size("media", 50) == 50, "after the TTL Meta's line is tried again"
+
+
+def test_page_sizes_live_in_the_worker_when_redis_is_away():
+    import redis
+
+    from instagram_graph.rate_limit.page_sizes import PageSizes
+
+    away = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    sizes = PageSizes(away, "app1")
+    assert sizes.refused("media", 50) == 25
+    assert sizes.size("media", 50) == 25

@@ -30,6 +30,7 @@ from instagram_graph.endpoints.tokens import TokenEndpoints
 from instagram_graph.errors import GraphApiError, RateLimiterUnavailableError, redact
 from instagram_graph.masking import mask_secret
 from instagram_graph.rate_limit import CallBudgets, RedisRateLimiter, UsageThrottle
+from instagram_graph.rate_limit.page_sizes import PageSizes
 from instagram_graph.rate_limit.redis_client import (
     call_budgets,
     platform_limiter,
@@ -89,6 +90,7 @@ class InstagramGraphHook(
         self._rate_limiter = rate_limiter
         self._throttle = throttle
         self._budgets: CallBudgets | None = None
+        self._page_sizes: PageSizes | None = None
         self._session = session
         self._redis_client: redis.Redis | None = None
         self._tokens: AccountTokens | None = None
@@ -152,6 +154,13 @@ class InstagramGraphHook(
         if self._budgets is None:
             self._budgets = call_budgets(self.rate_limiter, self.throttle, self.settings)
         return self._budgets
+
+    @property
+    def page_sizes(self) -> PageSizes:
+        """Page sizes of expanded insights Meta refused lately, shared on the throttle's Redis."""
+        if self._page_sizes is None:
+            self._page_sizes = PageSizes(self.throttle.redis, self.settings.app_id)
+        return self._page_sizes
 
     # --- the call path ----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from instagram_graph.accounts import account_label
 from instagram_graph.errors import GraphApiError
 from instagram_graph.operators.base import InstagramBaseOperator
 from instagram_graph.sync import STREAMS, SyncRun
-from instagram_graph.sync.base import OPTION_LIMITS, SyncOptionError, validate_options
+from instagram_graph.sync.base import OPTION_CHOICES, OPTION_LIMITS, SyncOptionError, validate_options
 
 # Mapped task instances are named "username (id)": the operator puts the label in the
 # context (Airflow renders map_index_template again after execute); the id until then.
@@ -133,3 +133,10 @@ def option_param(name: str, default: int, description: str) -> Param:
         maximum=int(high),
         description=f"{description} ({int(low)} to {int(high)})",
     )
+
+
+def choice_param(name: str, default: str, description: str) -> Param:
+    """A DAG Param for a stream option that takes one of a few words (a drop-down in the form)."""
+    choices = OPTION_CHOICES[name]
+    return Param(default, type="string", enum=list(choices), description=f"{description} ({' or '.join(choices)})")
+

@@ -8,8 +8,9 @@ so a run that dies half-way keeps what it loaded and the rerun completes it.
 
 from instagram_graph.sync.base import BudgetSpent, SyncResult, SyncRun
 from instagram_graph.sync.conversations import sync_conversations
-from instagram_graph.sync.insights import sync_account_insights, sync_media_insights
+from instagram_graph.sync.insights import sync_account_insights
 from instagram_graph.sync.media import sync_comments, sync_media, sync_stories
+from instagram_graph.sync.media_insights import sync_media_insights
 from instagram_graph.sync.profiles import sync_profile
 
 STREAMS = {

@@ -20,6 +20,14 @@ OPTION_LIMITS: dict[str, tuple[float, float]] = {
     "lag_days": (0, 30),
     "refusal_retry_days": (0, 365),
     "call_budget": (1, 100_000),
+    "insights_page_size": (1, 100),  # media per expanded insights call (the edge serves at most 100)
+    "young_days": (0, 30),  # 0: no type-specific reads while young
+    "settled_days": (0, 365),  # 0: no type-specific read once settled
+    "settled_window_days": (1, 365),
+}
+# Options that take one of a few words.
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "insights_road": ("expansion", "per_media"),
 }
 
 
@@ -95,6 +103,10 @@ def validate_options(options: dict[str, Any], call_budget: Any = None) -> int | 
     for name, value in options.items():
         if name in OPTION_LIMITS and value not in (None, ""):
             check_option(name, _number(name, value), shown=value)
+        if name in OPTION_CHOICES and value not in (None, "") and value not in OPTION_CHOICES[name]:
+            raise SyncOptionError(
+                f"option {name}={value!r} is unknown: use one of {', '.join(OPTION_CHOICES[name])}"
+            )
     if call_budget in (None, ""):
         return None
     return int(check_option("call_budget", _number("call_budget", call_budget), shown=call_budget))

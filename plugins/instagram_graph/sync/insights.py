@@ -1,15 +1,11 @@
-"""Account and media insights, long-format, for the run's data interval.
+"""Account insights, long-format, for the run's data interval; and the refused-metric rule
+every insights read shares (:func:`fetch_skipping_refused`).
 
 Account insights follow the Airflow data interval, so backfills fill past days; each
 run also re-reads the ``LAG_DAYS`` before its interval because Meta's numbers settle
 for up to 48 hours. follower_count is asked only for the last 30 days (older days fail
-the whole call at Meta). A metric Meta refuses (retired, unsupported for a media type)
-is logged, skipped and - for media - remembered (:mod:`instagram_graph.sync.refusals`);
-media from before the business conversion and media that are gone are skipped for good.
-Never a failed run for any of these.
-
-Stories are not read here: Meta serves their insights only while they are live (24 h),
-so the hourly stories stream reads them (:func:`read_media_insights`).
+the whole call at Meta). A metric Meta refuses (retired, unsupported) is logged and
+skipped, never a failed run. Media insights: :mod:`instagram_graph.sync.media_insights`.
 """
 
 from __future__ import annotations
@@ -25,7 +21,6 @@ from instagram_graph.errors import (
     InsightsUnavailableError,
     InvalidRequestError,
     ObjectNotFoundError,
-    PermissionDeniedError,
 )
 from instagram_graph.metrics import (
     ACCOUNT_TIME_SERIES,
@@ -34,22 +29,15 @@ from instagram_graph.metrics import (
     FOLLOWER_COUNT_MAX_AGE_DAYS,
     LAG_DAYS,
     MAX_SPAN_DAYS,
-    media_metrics,
 )
 from instagram_graph.models import Insight
-from instagram_graph.records import ACCOUNT_INSIGHTS, MEDIA_INSIGHTS, account_insight_rows, media_insight_rows
+from instagram_graph.records import ACCOUNT_INSIGHTS, account_insight_rows
 from instagram_graph.sync.base import BudgetSpent, SyncResult, SyncRun
-from instagram_graph.sync.refusals import DEFAULT_RETRY_DAYS, MetricRefusals, kind_of
-from instagram_graph.sync.stream_state import media_for_insights, read_state, write_state
-from instagram_graph.sync.vanished import mark_media_gone
 from instagram_graph.warehouse import load
 
 log = logging.getLogger(__name__)
 
 META_DAY_ZONE = ZoneInfo("America/Los_Angeles")  # Meta's insights days end at midnight Pacific
-DEFAULT_RECENT_DAYS = 30
-DEFAULT_MAX_AGE_DAYS = 90
-DEFAULT_STALE_DAYS = 7
 
 
 def _spans(
@@ -179,86 +167,5 @@ def sync_account_insights(run: SyncRun) -> SyncResult:
             result.add(load(run.conn, [(ACCOUNT_INSIGHTS, rows)]))
     except BudgetSpent:
         result.complete = False
-    result.calls = run.calls_spent
-    return result
-
-
-def read_media_insights(
-    run: SyncRun,
-    result: SyncResult,
-    refusals: MetricRefusals,
-    media_id: str,
-    media_type: str | None,
-    product_type: str | None,
-) -> bool:
-    """Read and load one media's insights; False when the media has none to give (gone,
-    posted before the business conversion, too few viewers, every metric refused).
-
-    :raises InsightsUnavailableError: the media predates the business conversion (the
-        caller remembers it); budget and other errors propagate.
-    """
-    kind = kind_of(product_type, media_type)
-    metrics = refusals.allowed(kind, media_metrics(product_type, media_type))
-    if not metrics:
-        return False
-    account = run.account_id
-    try:
-        insights = fetch_skipping_refused(
-            lambda ms: run.hook.get_media_insights(account, media_id, ms),
-            metrics,
-            run,
-            result,
-            f"media {media_id}",
-            on_refused=lambda metric, text: refusals.refused(kind, metric, text),
-        )
-    except ObjectNotFoundError:
-        log.info("Media %s of account %s is gone at Meta (100/33); marked deleted", media_id, account)
-        mark_media_gone(run.conn, media_id)
-        result.gone += 1
-        return False
-    except PermissionDeniedError as exc:  # e.g. a story with fewer than 5 viewers
-        result.skipped.append(f"media {media_id}: {exc.api_message}")
-        return False
-    if not insights:
-        return False
-    refusals.accepted(kind, [insight["name"] for insight in insights])
-    rows = [row for insight in insights for row in media_insight_rows(account, media_id, insight)]
-    result.add(load(run.conn, [(MEDIA_INSIGHTS, rows)]))
-    return True
-
-
-def sync_media_insights(run: SyncRun) -> SyncResult:
-    """Insights of feed and reels media younger than ``recent_days`` every run, older ones
-    (up to ``max_age_days``) once they are ``stale_days`` old, least recently loaded first.
-
-    Options also: ``refusal_retry_days`` (default 7), when a refused metric is asked again.
-    """
-    result = SyncResult("media_insights", run.account_id)
-    now = run.interval_end
-    due = media_for_insights(
-        run.conn,
-        run.account_id,
-        oldest=now - timedelta(days=run.option("max_age_days", DEFAULT_MAX_AGE_DAYS)),
-        recent=now - timedelta(days=run.option("recent_days", DEFAULT_RECENT_DAYS)),
-        stale_before=now - timedelta(days=run.option("stale_days", DEFAULT_STALE_DAYS)),
-    )
-    refusals = MetricRefusals(run.conn, run.option("refusal_retry_days", float(DEFAULT_RETRY_DAYS)))
-    # Media Meta will never give insights for (2108006): remembered, so no call is wasted on them again.
-    state = read_state(run.conn, run.account_id, "media_insights")
-    unavailable = set(state.get("unavailable", []))
-    try:
-        for media_id, media_type, product_type in due:
-            if media_id in unavailable:
-                continue
-            try:
-                read_media_insights(run, result, refusals, media_id, media_type, product_type)
-            except InsightsUnavailableError:
-                result.skipped.append(f"media {media_id}: posted before the business conversion")
-                unavailable.add(media_id)
-    except BudgetSpent:
-        result.complete = False
-    finally:
-        if unavailable != set(state.get("unavailable", [])):
-            write_state(run.conn, run.account_id, "media_insights", {**state, "unavailable": sorted(unavailable)})
     result.calls = run.calls_spent
     return result

@@ -17,7 +17,6 @@ import logging
 from datetime import datetime, timedelta
 
 from instagram_graph.errors import (
-    InsightsUnavailableError,
     InvalidRequestError,
     ObjectNotFoundError,
     PermissionDeniedError,
@@ -25,8 +24,7 @@ from instagram_graph.errors import (
 from instagram_graph.graph_time import parse_graph_time
 from instagram_graph.records import COMMENTS, MEDIA, MEDIA_CHILDREN, child_rows, comment_rows, media_row
 from instagram_graph.sync.base import SyncResult, SyncRun
-from instagram_graph.sync.insights import read_media_insights
-from instagram_graph.sync.refusals import DEFAULT_RETRY_DAYS, MetricRefusals
+from instagram_graph.sync.media_insights import read_live_stories
 from instagram_graph.sync.stream_state import read_state, recent_commented_media, write_state
 from instagram_graph.sync.vanished import mark_media_gone, mark_unlisted_comments_gone, mark_unlisted_media_gone
 from instagram_graph.warehouse import load
@@ -91,22 +89,18 @@ def sync_stories(run: SyncRun) -> SyncResult:
     """Live stories, and their insights while Meta still serves them.
 
     Meta serves a story and its insights only for its 24 hours, so this hourly stream
-    reads the insights of every live story: the last read before expiry holds the final
-    numbers, and no call is ever made for an expired story. The rows stay.
-    Options: ``story_insights`` (default True), ``refusal_retry_days``.
+    reads the live stories with their insights expanded - one call for all of them - and
+    the last read before expiry holds the final numbers; no call is ever made for an
+    expired story. The rows stay.
+    Options: ``story_insights`` (default True), ``insights_page_size``, ``refusal_retry_days``.
     """
     result = SyncResult("stories", run.account_id)
-    run.spend()
-    stories = run.hook.get_stories(run.account_id)
-    result.add(load(run.conn, [(MEDIA, [media_row(run.account_id, s) for s in stories])]))
-    if run.option("story_insights", True) and stories:
-        refusals = MetricRefusals(run.conn, run.option("refusal_retry_days", float(DEFAULT_RETRY_DAYS)))
-        for story in stories:
-            product_type = story.get("media_product_type") or "STORY"
-            try:
-                read_media_insights(run, result, refusals, str(story["id"]), story.get("media_type"), product_type)
-            except InsightsUnavailableError as exc:
-                result.skipped.append(f"story {story['id']}: {exc.api_message}")
+    if run.option("story_insights", True):
+        read_live_stories(run, result)
+    else:
+        run.spend()
+        stories = run.hook.get_stories(run.account_id)
+        result.add(load(run.conn, [(MEDIA, [media_row(run.account_id, s) for s in stories])]))
     result.calls = run.calls_spent
     return result
 
