@@ -53,7 +53,7 @@ sim: install
 	$(BIN)/python -m graph_api_sim --host 127.0.0.1 --port $(SIM_PORT) --accounts 3 --media-per-account 500 --seed 7 --log-level info
 
 bench: install services
-	@for b in bench/bench_limiter.py bench/bench_hook.py bench/bench_load.py bench/bench_quota.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_limiter.py bench/bench_hook.py bench/bench_load.py bench/bench_quota.py; do echo "== $$b"; AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/python $$b || exit 1; done
 
 demo: install services
 	$(BIN)/python scripts/demo.py

@@ -17,6 +17,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--accounts", type=int, default=3)
     parser.add_argument("--media-per-account", type=int, default=120)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pre-business-share", type=float, default=None,
+                        help="share of each feed (its oldest media) posted before the business conversion")
     parser.add_argument("--container-finish-seconds", type=float, default=2.0,
                         help="processing time of image containers (video and reels: 3x)")
     parser.add_argument("--calls-per-hour", type=int, default=4800, help="per-account rolling-hour call limit")
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = SimConfig(
             accounts=args.accounts, media_per_account=args.media_per_account, seed=args.seed,
+            pre_business_share=args.pre_business_share,
             container_finish_seconds=args.container_finish_seconds, calls_per_hour=args.calls_per_hour,
             throttle_code=args.throttle_code, publish_quota=args.publish_quota, app_secret=args.app_secret,
             insights_page_limit=args.insights_page_limit, expanded_insights_weight=args.expanded_insights_weight,

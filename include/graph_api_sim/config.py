@@ -26,6 +26,9 @@ class SimConfig:
 
     accounts: int = 3
     media_per_account: int = 120
+    # Share of each account's feed (its oldest media) posted before the account became a
+    # business account (insights refused with 2108006); None: a seeded 600-680 days ago.
+    pre_business_share: float | None = None
     seed: int = 7
     container_finish_seconds: float = 2.0
     calls_per_hour: int = 4800
@@ -46,6 +49,8 @@ class SimConfig:
             raise ValueError("accounts must be at least 1")
         if self.media_per_account < 0:
             raise ValueError("media_per_account must not be negative")
+        if self.pre_business_share is not None and not 0 <= self.pre_business_share < 1:
+            raise ValueError("pre_business_share must be at least 0 and below 1")
         Settings.validate(
             calls_per_hour=self.calls_per_hour,
             throttle_code=self.throttle_code,

@@ -210,6 +210,7 @@ class World:
             self._register(account)
             self.accounts.append(account)
             account.feed = self._make_feed(rng, ids, account)
+            self._place_business_conversion(account)
             account.feed_index = {media.id: i for i, media in enumerate(account.feed)}
             account.stories = self._make_stories(rng, ids, account)
             account.conversations = self._make_conversations(rng, ids, account)
@@ -252,6 +253,18 @@ class World:
             token=f"simtok_{rng.getrandbits(128):032x}",
             token_issued_at=self.day_anchor - token_age_days * DAY + rng.randint(0, DAY - 1),
         )
+
+    def _place_business_conversion(self, account: Account) -> None:
+        """With ``pre_business_share`` set, the account turned business just after its
+        oldest media of that share (which then refuse insights, 2108006)."""
+        share = self.config.pre_business_share
+        if share is None or not account.feed:
+            return
+        before = round(share * len(account.feed))
+        if before == 0:
+            account.business_since = account.feed[-1].timestamp - 1
+        else:
+            account.business_since = account.feed[len(account.feed) - before].timestamp + 1
 
     def _make_feed(self, rng: random.Random, ids: IdFactory, account: Account) -> list[Media]:
         count = self.config.media_per_account

@@ -359,3 +359,19 @@ def test_settings_are_sim_config_fields_and_command_line_flags():
     assert (args.insights_page_limit, args.expanded_insights_weight) == (7, "media")
     defaults = parse_args([])
     assert (defaults.insights_page_limit, defaults.expanded_insights_weight) == (50, "call")
+
+
+@pytest.mark.parametrize("share", [0.0, 0.15, 0.5])
+def test_pre_business_share_puts_the_business_conversion_after_that_share_of_the_oldest_media(share) -> None:
+    import time
+
+    from graph_api_sim.config import SimConfig
+    from graph_api_sim.world import World
+
+    world = World(SimConfig(accounts=2, media_per_account=200, pre_business_share=share), time.time())
+    for account in world.accounts:
+        before = [m for m in account.feed if m.timestamp < account.business_since]
+        assert len(before) == round(share * 200)
+        assert before == account.feed[len(account.feed) - len(before):], "the oldest ones"
+    with pytest.raises(ValueError, match="pre_business_share"):
+        SimConfig(pre_business_share=1.0)
