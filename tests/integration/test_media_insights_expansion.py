@@ -86,7 +86,7 @@ def test_the_two_roads_load_the_same_media_and_values_on_the_same_world(run_stre
     ours = run_stream("media_insights", max_age_days=730)
     ours_rows, ours_calls = _rows(warehouse), len(sim.requests())
 
-    warehouse("TRUNCATE instagram.media_insights, instagram.media_specific_reads")
+    warehouse("TRUNCATE instagram.media_insights, instagram.media_insight_reads")
     warehouse("DELETE FROM instagram.sync_state WHERE stream = 'media_insights'")
     sim.clear_requests()
     per_media = run_stream("media_insights", max_age_days=730, insights_road="per_media")
@@ -192,6 +192,41 @@ def test_type_specific_metrics_are_read_while_young_and_once_settled_then_never(
     assert second == young_again | (in_windows(later) - first)
 
 
+def test_an_older_media_is_read_again_once_stale_days_after_its_last_read_even_when_nothing_changed(
+    run_stream, sim, account, schema
+) -> None:
+    import psycopg2
+
+    from instagram_graph.sync.stream_state import media_for_insights
+
+    run_stream("media")
+    now = datetime.now(UTC)
+    options = {"young_days": 0, "settled_days": 0}  # recent_days 30, max_age_days 90, stale_days 7
+
+    def due(at: datetime) -> set[str]:
+        conn = psycopg2.connect(schema)
+        try:
+            return {m[0] for m in media_for_insights(
+                conn, account["id"], oldest=at - timedelta(days=90), recent=at - timedelta(days=30),
+                stale_before=at - timedelta(days=7))}
+        finally:
+            conn.close()
+
+    def recent(at: datetime) -> set[str]:
+        return {m["id"] for m in sim.truth("media", account_id=account["id"]) if m["media_product_type"] != "STORY"
+                and datetime.strptime(m["timestamp"], "%Y-%m-%dT%H:%M:%S%z") >= at - timedelta(days=30)}
+
+    run_stream("media_insights", end=now, **options)
+    assert due(now + timedelta(days=1)) == recent(now + timedelta(days=1))
+    eight_days = now + timedelta(days=8)
+    older = due(eight_days) - recent(eight_days)
+    assert older, "a week later the older media are due again"
+    sim.advance_clock(8 * 86_400)
+    run_stream("media_insights", end=eight_days, **options)  # Meta's numbers did not change
+    nine_days = now + timedelta(days=9)
+    assert due(nine_days) == recent(nine_days), "read a day ago: not due, although no value changed"
+
+
 def test_the_windows_can_be_turned_off(run_stream, sim, account) -> None:
     run_stream("media")
     sim.clear_requests()
@@ -211,6 +246,31 @@ def test_an_expanded_call_weighed_per_media_in_metas_usage_changes_nothing_we_lo
     sim.configure(expanded_insights_weight="media")
     result = run_stream("media_insights", **ALL_HISTORY)
     assert result.complete and _rows(warehouse) == by_call
+
+
+def test_when_meta_counts_an_expanded_call_per_media_a_throttled_walk_is_finished_by_the_next_run(
+    run_stream, sim, account, warehouse, redis_client
+) -> None:
+    from instagram_graph.errors import RateLimitError
+
+    run_stream("media")
+    truth = _feed_truth(sim, account["id"])
+    sim.configure(expanded_insights_weight="media", calls_per_hour=120)
+    with pytest.raises(RateLimitError):
+        run_stream("media_insights", **ALL_HISTORY)
+    partial = {m for m, _ in _rows(warehouse)}
+    assert partial and len(partial) < len(truth), "throttled part-way by Meta's own count"
+    stamp = {m: t["timestamp"] for m, t in truth.items()}
+    missing = set(truth) - partial
+    assert min(stamp[m] for m in partial) > max(stamp[m] for m in missing), "what was read is kept: the newest"
+
+    sim.configure(calls_per_hour=10_000)  # the account's hour has passed, and the pause with it
+    for key in redis_client.scan_iter("ig:throttle:*"):
+        redis_client.delete(key)
+    sim.clear_requests()
+    result = run_stream("media_insights", **ALL_HISTORY)
+    assert result.complete
+    assert {m for m, _ in _rows(warehouse)} == {m for m, t in truth.items() if t["refused"] is None}
 
 
 @pytest.mark.parametrize("bad", [{"insights_road": "batch"}, {"insights_page_size": "0"}, {"young_days": "-1"}])

@@ -36,7 +36,7 @@ EXPECTED_TABLES = {
     "rate_limit_admissions",
     "api_calls",
     "sync_runs",
-    "media_specific_reads",
+    "media_insight_reads",
 }
 # Tables holding Graph API objects: each keeps the whole object in `raw`.
 ENTITY_TABLES = {
@@ -492,3 +492,19 @@ def test_connect_without_configuration_names_both_variables(pg_dsn, monkeypatch)
         db.connect()
     assert "INSTAGRAM_WAREHOUSE_DSN" in str(excinfo.value)
     assert "AIRFLOW_CONN_INSTAGRAM_WAREHOUSE" in str(excinfo.value)
+
+
+def test_media_insight_reads_start_from_what_was_loaded_before_014(empty_schema, pg_conn, sql_copy):
+    later = sql_copy / "014_media_insight_reads.sql"
+    text = later.read_text()
+    later.unlink()
+    apply_migrations(pg_conn, sql_copy)
+    _query(pg_conn, "INSERT INTO instagram.accounts (account_id) VALUES ('a1')")
+    _query(pg_conn, "INSERT INTO instagram.media (media_id, account_id) VALUES ('m1', 'a1'), ('m2', 'a1')")
+    _query(pg_conn, "INSERT INTO instagram.media_insights (media_id, account_id, metric, value, loaded_at) VALUES "
+                    "('m1', 'a1', 'reach', 5, '2026-01-02'), ('m1', 'a1', 'views', 7, '2026-01-03')")
+    later.write_text(text)
+
+    assert apply_migrations(pg_conn, sql_copy) == ["014_media_insight_reads.sql"]
+    assert _query(pg_conn, "SELECT media_id, account_id, read_at::date::text, specific_age_days "
+                           "FROM instagram.media_insight_reads") == [("m1", "a1", "2026-01-03", None)]

@@ -56,6 +56,7 @@ from instagram_graph.sync.stream_state import (
     media_for_specific_insights,
     media_in_edge_order,
     read_state,
+    record_reads,
     record_specific_read,
     write_state,
 )
@@ -186,6 +187,7 @@ class _MediaInsightsRun:
         self.unavailable: set[str] = set(self.state.get("unavailable", []))
         self.no_insights_until = parse_graph_time(self.state.get(NO_INSIGHTS_UNTIL))
         self.read: dict[str, list[str]] = {}  # media id -> metrics loaded this run
+        self.unrecorded: set[str] = set()  # media read whose read is not in media_insight_reads yet
 
     def due(self) -> list[MediaKind]:
         run = self.run
@@ -200,6 +202,8 @@ class _MediaInsightsRun:
         return [m for m in due if m[0] not in self.unavailable]
 
     def save(self) -> None:
+        record_reads(self.run.conn, self.run.account_id, self.unrecorded, self.now)
+        self.unrecorded.clear()
         state = {**self.state, "unavailable": sorted(self.unavailable)}
         if self.no_insights_until is not None:
             state[NO_INSIGHTS_UNTIL] = self.no_insights_until.isoformat()
@@ -215,6 +219,8 @@ class _MediaInsightsRun:
             except InsightsUnavailableError:
                 self.result.skipped.append(f"media {media_id}: posted before the business conversion")
                 self.unavailable.add(media_id)
+                continue
+            record_reads(self.run.conn, self.run.account_id, [media_id], self.now)
 
     # --- by expansion ----------------------------------------------------------------------
 
@@ -252,6 +258,7 @@ class _MediaInsightsRun:
         names = [insight["name"] for insight in insights]
         media_id = str(media["id"])
         self.read[media_id] = names
+        self.unrecorded.add(media_id)
         if names:
             self.refusals.accepted(kind_of(media.get("media_product_type"), media.get("media_type")), names)
         return [row for insight in insights for row in media_insight_rows(self.run.account_id, media_id, insight)]
@@ -260,6 +267,8 @@ class _MediaInsightsRun:
         if rows:
             self.result.add(load(self.run.conn, [(MEDIA_INSIGHTS, rows)]))
             rows.clear()
+        record_reads(self.run.conn, self.run.account_id, self.unrecorded, self.now)
+        self.unrecorded.clear()
 
     def _refused(self, event: RefusedMedia) -> bool:
         """Deal with the one media a page was refused for; False ends the walk."""
@@ -288,6 +297,7 @@ class _MediaInsightsRun:
             )
         except InsightsUnavailableError:
             return self._conversion_found(media)
+        self.unrecorded.add(media_id)
         return True
 
     def _conversion_found(self, media: Media) -> bool:
@@ -328,10 +338,12 @@ class _MediaInsightsRun:
                     read_media_insights(
                         run, self.result, self.refusals, media_id, media_type, product_type, metrics=wanted
                     )
+                    if set(wanted) & set(common):
+                        self.unrecorded.add(media_id)
             except InsightsUnavailableError:
                 self.result.skipped.append(f"media {media_id}: posted before the business conversion")
                 self.unavailable.add(media_id)
-            record_specific_read(run.conn, run.account_id, media_id, age_days)
+            record_specific_read(run.conn, run.account_id, media_id, age_days, self.now)
 
 
 def check_road(run: SyncRun) -> str:

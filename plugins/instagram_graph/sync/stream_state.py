@@ -5,7 +5,7 @@ that changed). The writes are :mod:`instagram_graph.warehouse`'s bulk upserts.""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,13 +26,11 @@ _ASKABLE = """
 _MEDIA_FOR_INSIGHTS = f"""
     SELECT m.media_id, m.media_type, m.media_product_type, m."timestamp"
     FROM instagram.media m
-    LEFT JOIN LATERAL (
-        SELECT max(loaded_at) AS loaded_at FROM instagram.media_insights i WHERE i.media_id = m.media_id
-    ) last ON true
+    LEFT JOIN instagram.media_insight_reads r ON r.media_id = m.media_id
     WHERE {_ASKABLE}
       AND m."timestamp" >= %(oldest)s
-      AND (m."timestamp" >= %(recent)s OR last.loaded_at IS NULL OR last.loaded_at < %(stale_before)s)
-    ORDER BY last.loaded_at NULLS FIRST, m."timestamp" DESC
+      AND (m."timestamp" >= %(recent)s OR r.read_at IS NULL OR r.read_at < %(stale_before)s)
+    ORDER BY r.read_at NULLS FIRST, m."timestamp" DESC
 """
 _MEDIA_IN_EDGE_ORDER = f"""
     SELECT m.media_id, m.media_type, m.media_product_type, m."timestamp"
@@ -44,10 +42,10 @@ _MEDIA_IN_EDGE_ORDER = f"""
 # Settled window: once, between settled_days and settled_days + settled_window_days.
 _MEDIA_FOR_SPECIFIC = f"""
     SELECT media_id, media_type, media_product_type, age_days FROM (
-        SELECT m.media_id, m.media_type, m.media_product_type, m."timestamp", r.age_days AS last_age,
+        SELECT m.media_id, m.media_type, m.media_product_type, m."timestamp", r.specific_age_days AS last_age,
                floor(extract(epoch FROM (%(now)s::timestamptz - m."timestamp")) / 86400)::int AS age_days
         FROM instagram.media m
-        LEFT JOIN instagram.media_specific_reads r ON r.media_id = m.media_id
+        LEFT JOIN instagram.media_insight_reads r ON r.media_id = m.media_id
         WHERE {_ASKABLE} AND m."timestamp" <= %(now)s::timestamptz
     ) aged
     WHERE (age_days < %(young_days)s AND (last_age IS NULL OR last_age < age_days))
@@ -56,9 +54,16 @@ _MEDIA_FOR_SPECIFIC = f"""
            AND (last_age IS NULL OR last_age < %(settled_days)s))
     ORDER BY "timestamp" DESC
 """
+_RECORD_READS = """
+    INSERT INTO instagram.media_insight_reads (media_id, account_id, read_at)
+    SELECT media_id, %(account_id)s, %(at)s FROM unnest(%(media_ids)s::text[]) AS media_id
+    ON CONFLICT (media_id) DO UPDATE SET read_at = EXCLUDED.read_at
+"""
 _RECORD_SPECIFIC_READ = """
-    INSERT INTO instagram.media_specific_reads (media_id, account_id, age_days) VALUES (%s, %s, %s)
-    ON CONFLICT (media_id) DO UPDATE SET age_days = EXCLUDED.age_days, read_at = now()
+    INSERT INTO instagram.media_insight_reads (media_id, account_id, specific_age_days, specific_read_at)
+    VALUES (%s, %s, %s, %s)
+    ON CONFLICT (media_id) DO UPDATE
+    SET specific_age_days = EXCLUDED.specific_age_days, specific_read_at = EXCLUDED.specific_read_at
 """
 _RECENT_COMMENTED_MEDIA = """
     SELECT m.media_id FROM instagram.media m
@@ -96,11 +101,11 @@ def media_for_insights(
     available_after: datetime | None = None,
 ) -> list[MediaKind]:
     """Feed and reels media whose insights are due: recent ones always, older ones once
-    they are stale. Stories (read while live by the stories stream), media marked deleted
+    their last read (``media_insight_reads.read_at``) is older than ``stale_before``. Stories (read while live by the stories stream), media marked deleted
     and media posted at or before ``available_after`` (before the business conversion) are
     left out.
 
-    Least recently loaded first, so a run cut short by its call budget is continued by
+    Least recently read first, so a run cut short by its call budget is continued by
     the next run instead of starting over.
     """
     params = {
@@ -152,9 +157,17 @@ def media_for_specific_insights(
         return [tuple(row) for row in cur.fetchall()]
 
 
-def record_specific_read(conn: Any, account_id: str, media_id: str, age_days: int) -> None:
+def record_reads(conn: Any, account_id: str, media_ids: Collection[str], at: datetime) -> None:
+    """The common metrics of ``media_ids`` were read at ``at`` (the run's clock)."""
+    if not media_ids:
+        return
     with conn, conn.cursor() as cur:
-        cur.execute(_RECORD_SPECIFIC_READ, (media_id, account_id, age_days))
+        cur.execute(_RECORD_READS, {"account_id": account_id, "media_ids": sorted(media_ids), "at": at})
+
+
+def record_specific_read(conn: Any, account_id: str, media_id: str, age_days: int, at: datetime) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_RECORD_SPECIFIC_READ, (media_id, account_id, age_days, at))
 
 
 def recent_commented_media(conn: Any, account_id: str, since: datetime) -> list[str]:
