@@ -227,6 +227,28 @@ def test_an_older_media_is_read_again_once_stale_days_after_its_last_read_even_w
     assert due(nine_days) == recent(nine_days), "read a day ago: not due, although no value changed"
 
 
+def test_a_story_metric_meta_refuses_costs_one_ladder_and_the_other_metrics_of_every_story_load(
+    run_stream, sim, account, warehouse
+) -> None:
+    sim.configure(refused_media_metrics={"STORY": ["navigation"]})
+    truth = sim.truth("stories", account_id=account["id"])
+    viewed = {s["id"] for s in truth if s["viewers"] >= 5}
+    assert len(viewed) >= 2
+    sim.clear_requests()
+    result = run_stream("stories")
+    rows = _rows(warehouse)
+    assert {m for m, _ in rows} == viewed
+    assert all((m, "reach") in rows and (m, "navigation") not in rows for m in viewed)
+    assert [r[0] for r in warehouse("SELECT DISTINCT metric FROM instagram.metric_refusals")] == ["navigation"]
+    alone = _per_media_calls(sim)
+    assert len(alone) == 2 and alone[0]["status"] != 200, "one story read alone learns the refusal"
+    assert len(result.skipped) >= len(truth) - len(viewed)
+
+    sim.clear_requests()
+    run_stream("stories")
+    assert _per_media_calls(sim) == [], "remembered for every kind of story"
+
+
 def test_the_windows_can_be_turned_off(run_stream, sim, account) -> None:
     run_stream("media")
     sim.clear_requests()

@@ -600,10 +600,12 @@ def test_page_sizes_are_lowered_shared_and_forgotten_after_their_ttl(redis_clien
 
 def test_page_sizes_live_in_the_worker_when_redis_is_away():
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from instagram_graph.rate_limit.page_sizes import PageSizes
 
-    away = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    away = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     sizes = PageSizes(away, "app1")
     assert sizes.refused("media", 50) == 25
     assert sizes.size("media", 50) == 25

@@ -280,9 +280,6 @@ class _MediaInsightsRun:
             mark_media_gone(self.run.conn, media_id)
             self.result.gone += 1
             return True
-        if isinstance(error, PermissionDeniedError):
-            self.result.skipped.append(f"media {media_id}: {error.api_message}")
-            return True
         # A metric refused for its kind (or too much data): its own call drops what Meta
         # refuses, and the refusal is remembered for the pages to come.
         try:
@@ -417,6 +414,8 @@ def read_live_stories(run: SyncRun, result: SyncResult) -> list[Media]:
         stories.append(cast(Media, {key: value for key, value in story.items() if key != "insights"}))
         if isinstance(event, ListedMedia):
             insights = insights_of(story)
+            if insights:
+                refusals.accepted(kind_of("STORY", story.get("media_type")), [i["name"] for i in insights])
             rows.extend(row for insight in insights for row in media_insight_rows(run.account_id, story_id, insight))
             continue
         error = event.error
