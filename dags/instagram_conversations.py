@@ -11,9 +11,13 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from instagram_graph import assets
-from instagram_graph.operators.first_tasks import enabled_accounts
+from instagram_graph.operators.first_tasks import account_shards
 from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
-from instagram_graph.operators.sync import ACCOUNT_MAP_INDEX, InstagramSyncOperator
+from instagram_graph.operators.shard_sync import (
+    SHARD_MAP_INDEX,
+    InstagramShardSyncOperator,
+    accounts_per_task_param,
+)
 
 with DAG(
     dag_id="instagram_conversations",
@@ -24,10 +28,11 @@ with DAG(
     tags=["instagram", "sync", "messaging"],
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
+    params={"accounts_per_task": accounts_per_task_param()},
 ):
-    InstagramSyncOperator.partial(
+    InstagramShardSyncOperator.partial(
         task_id="sync_conversations",
         stream="conversations",
         outlets=[assets.MESSAGES],
-        map_index_template=ACCOUNT_MAP_INDEX,
-    ).expand(account_id=enabled_accounts())
+        map_index_template=SHARD_MAP_INDEX,
+    ).expand(shard=account_shards("{{ params.accounts_per_task }}"))

@@ -30,9 +30,14 @@ from datetime import datetime
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from instagram_graph import assets
-from instagram_graph.operators.first_tasks import enabled_accounts
+from instagram_graph.operators.first_tasks import account_shards
 from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
-from instagram_graph.operators.sync import ACCOUNT_MAP_INDEX, InstagramSyncOperator, choice_param, option_param
+from instagram_graph.operators.shard_sync import (
+    SHARD_MAP_INDEX,
+    InstagramShardSyncOperator,
+    accounts_per_task_param,
+)
+from instagram_graph.operators.sync import choice_param, option_param
 
 with DAG(
     dag_id="instagram_insights",
@@ -47,6 +52,7 @@ with DAG(
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     params={
+        "accounts_per_task": accounts_per_task_param(),
         "call_budget": option_param("call_budget", 150, "Graph API calls per account and task"),
         "recent_days": option_param("recent_days", 30, "Media this many days old: insights every run"),
         "max_age_days": option_param("max_age_days", 90, "Older media: no insights"),
@@ -58,15 +64,15 @@ with DAG(
         "settled_days": option_param("settled_days", 28, "Type-specific metrics once more at this age (0: off)"),
     },
 ):
-    accounts = enabled_accounts()
-    InstagramSyncOperator.partial(
+    shards = account_shards("{{ params.accounts_per_task }}")
+    InstagramShardSyncOperator.partial(
         task_id="sync_account_insights",
         stream="account_insights",
         call_budget="{{ params.call_budget }}",
         outlets=[assets.ACCOUNT_INSIGHTS],
-        map_index_template=ACCOUNT_MAP_INDEX,
-    ).expand(account_id=accounts)
-    InstagramSyncOperator.partial(
+        map_index_template=SHARD_MAP_INDEX,
+    ).expand(shard=shards)
+    InstagramShardSyncOperator.partial(
         task_id="sync_media_insights",
         stream="media_insights",
         call_budget="{{ params.call_budget }}",
@@ -79,5 +85,5 @@ with DAG(
             "settled_days": "{{ params.settled_days }}",
         },
         outlets=[assets.MEDIA_INSIGHTS],
-        map_index_template=ACCOUNT_MAP_INDEX,
-    ).expand(account_id=accounts)
+        map_index_template=SHARD_MAP_INDEX,
+    ).expand(shard=shards)

@@ -23,9 +23,14 @@ from datetime import datetime
 from airflow.sdk import DAG, Param
 
 from instagram_graph import assets
-from instagram_graph.operators.first_tasks import enabled_accounts
+from instagram_graph.operators.first_tasks import account_shards
 from instagram_graph.operators.policy import GRAPH_TASK_DEFAULTS
-from instagram_graph.operators.sync import ACCOUNT_MAP_INDEX, InstagramSyncOperator, option_param
+from instagram_graph.operators.shard_sync import (
+    SHARD_MAP_INDEX,
+    InstagramShardSyncOperator,
+    accounts_per_task_param,
+)
+from instagram_graph.operators.sync import option_param
 
 with DAG(
     dag_id="instagram_media",
@@ -37,26 +42,27 @@ with DAG(
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     params={
+        "accounts_per_task": accounts_per_task_param(),
         "lookback_days": option_param("lookback_days", 3, "Incremental runs re-read media this many days back"),
         "comment_days": option_param("comment_days", 7, "Comments are read for media this many days old"),
         "full_refresh": Param(False, type="boolean", description="Page every media, not just recent ones."),
     },
 ):
-    accounts = enabled_accounts()
-    media = InstagramSyncOperator.partial(
+    shards = account_shards("{{ params.accounts_per_task }}")
+    media = InstagramShardSyncOperator.partial(
         task_id="sync_media",
         stream="media",
         options={"lookback_days": "{{ params.lookback_days }}", "full_refresh": "{{ params.full_refresh }}"},
         outlets=[assets.MEDIA],
-        map_index_template=ACCOUNT_MAP_INDEX,
-    ).expand(account_id=accounts)
-    stories = InstagramSyncOperator.partial(
-        task_id="sync_stories", stream="stories", map_index_template=ACCOUNT_MAP_INDEX
-    ).expand(account_id=accounts)
-    comments = InstagramSyncOperator.partial(
+        map_index_template=SHARD_MAP_INDEX,
+    ).expand(shard=shards)
+    stories = InstagramShardSyncOperator.partial(
+        task_id="sync_stories", stream="stories", map_index_template=SHARD_MAP_INDEX
+    ).expand(shard=shards)
+    comments = InstagramShardSyncOperator.partial(
         task_id="sync_comments",
         stream="comments",
         options={"comment_days": "{{ params.comment_days }}"},
-        map_index_template=ACCOUNT_MAP_INDEX,
-    ).expand(account_id=accounts)
+        map_index_template=SHARD_MAP_INDEX,
+    ).expand(shard=shards)
     media >> comments

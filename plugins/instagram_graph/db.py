@@ -17,8 +17,9 @@ extras are used the same way (IAM auth is not supported here).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import psycopg2
@@ -27,6 +28,18 @@ import psycopg2.extensions
 DSN_ENV = "INSTAGRAM_WAREHOUSE_DSN"
 WAREHOUSE_CONN_ID = "instagram_warehouse"
 AIRFLOW_CONN_ENV = "AIRFLOW_CONN_" + WAREHOUSE_CONN_ID.upper()
+
+
+def connector(dsn: str | None = None) -> Callable[[], psycopg2.extensions.connection]:
+    """A factory of warehouse connections, the warehouse's location resolved once, here.
+
+    For worker threads: Airflow's connection lookups go through the task's one channel to
+    its supervisor, which threads must not share, so the lookup is made before they start.
+    """
+    dsn = dsn or os.environ.get(DSN_ENV)
+    if dsn:
+        return partial(psycopg2.connect, dsn)
+    return partial(psycopg2.connect, **_airflow_connection_args())
 
 
 def connect(dsn: str | None = None) -> psycopg2.extensions.connection:

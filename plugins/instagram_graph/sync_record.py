@@ -107,6 +107,41 @@ class StreamHistory:
         return self.last_success is None or self.last_failure.finished_at > self.last_success.finished_at
 
 
+# Failures a retry of the same run cannot fix: the account waits for its owner (a new
+# token, a permission granted), and a retry leaves it alone unless its token changed since.
+PERMANENT_FAILURES = frozenset(
+    {
+        "TokenError",
+        "TokenExpiredError",
+        "TokenInvalidError",
+        "PermissionDeniedError",
+        "MessagingWindowClosedError",
+        "PolicyBlockedError",
+    }
+)
+_SETTLED_IN_RUN = """
+SELECT r.account_id
+  FROM instagram.sync_runs r
+  LEFT JOIN instagram.oauth_tokens t USING (account_id)
+ WHERE r.stream = %s AND r.run_id = %s AND r.account_id = ANY(%s)
+   AND (r.status = 'success'
+        OR (r.error_class = ANY(%s) AND (t.updated_at IS NULL OR t.updated_at < r.finished_at)))
+"""
+
+
+def settled_in_run(conn: Any, account_ids: Iterable[str], stream: str, run_id: str) -> set[str]:
+    """The accounts a retry of this run must leave alone: synced already, or failed for a
+    reason only their owner can fix (and their token has not changed since)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_SETTLED_IN_RUN, (stream, run_id, list(account_ids), sorted(PERMANENT_FAILURES)))
+        return {row[0] for row in cur.fetchall()}
+
+
+def run_id_of(context: Mapping[str, Any], started_at: datetime) -> str:
+    dag_run = context.get("dag_run")
+    return str(context.get("run_id") or getattr(dag_run, "run_id", None) or f"adhoc__{started_at.isoformat()}")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -129,20 +164,24 @@ class SyncAttempt:
     @classmethod
     def begin(cls, account_id: str, stream: str, context: Mapping[str, Any]) -> SyncAttempt:
         started_at = _now()
-        dag_run = context.get("dag_run")
-        run_id = context.get("run_id") or getattr(dag_run, "run_id", None) or f"adhoc__{started_at.isoformat()}"
         try_number = getattr(context.get("ti"), "try_number", None)
-        return cls(account_id, stream, str(run_id), try_number if isinstance(try_number, int) else None, started_at)
+        return cls(
+            account_id, stream, run_id_of(context, started_at), try_number if isinstance(try_number, int) else None,
+            started_at,
+        )
 
-    def succeeded(self, summary: Mapping[str, Any]) -> bool:
-        """Record a success from the stream's ``SyncResult.as_dict()``; False when it could not be written."""
+    def succeeded(self, summary: Mapping[str, Any], conn: Any = None) -> bool:
+        """Record a success from the stream's ``SyncResult.as_dict()``; False when it could not be written.
+
+        :param conn: write on this warehouse connection (default: a connection of its own).
+        """
         by_table = {str(table): int(rows) for table, rows in (summary.get("rows_written") or {}).items()}
-        return record(self._outcome(SUCCESS, int(summary.get("calls") or 0), by_table, None, None))
+        return record(self._outcome(SUCCESS, int(summary.get("calls") or 0), by_table, None, None), conn)
 
-    def failed(self, error: BaseException, *, calls: int) -> bool:
+    def failed(self, error: BaseException, *, calls: int, conn: Any = None) -> bool:
         """Record a failure (its class and advice, see :func:`describe_failure`); False when it could not be written."""
         error_class, advice = describe_failure(error, self.account_id)
-        return record(self._outcome(FAILED, calls, {}, error_class, advice))
+        return record(self._outcome(FAILED, calls, {}, error_class, advice), conn)
 
     def _outcome(
         self, status: str, calls: int, by_table: dict[str, int], error_class: str | None, advice: str | None
@@ -196,15 +235,19 @@ def write(conn: Any, outcome: SyncOutcome) -> None:
         cur.execute(_UPSERT, values)
 
 
-def record(outcome: SyncOutcome) -> bool:
-    """Write ``outcome`` on a connection of its own; never raises (a warning says what was lost)."""
+def record(outcome: SyncOutcome, conn: Any = None) -> bool:
+    """Write ``outcome`` on ``conn`` or a connection of its own; never raises (a warning says what was lost)."""
     try:
-        conn = db.connect()
-        try:
+        if conn is not None:
             with conn:
                 write(conn, outcome)
+            return True
+        own = db.connect()
+        try:
+            with own:
+                write(own, outcome)
         finally:
-            conn.close()
+            own.close()
     except Exception as exc:  # the stream's own outcome decides the task, never its record
         log.warning(
             "The sync record of account %s, stream %s (%s) was not written: %s: %s",

@@ -223,8 +223,8 @@ def test_without_the_pool_the_first_task_fails_with_the_fix(api) -> None:
         run_id = api.trigger("instagram_profiles")
         assert api.wait("instagram_profiles", run_id, timeout=120) == "failed"
         states = {ti["task_id"]: ti["state"] for ti in api.task_instances("instagram_profiles", run_id)}
-        assert states["enabled_accounts"] == "failed"
-        log = api.task_log("instagram_profiles", run_id, "enabled_accounts")
+        assert states["account_shards"] == "failed"
+        log = api.task_log("instagram_profiles", run_id, "account_shards")
         assert "airflow pools set instagram_graph_api" in log and "scheduled' forever" in log
     finally:
         api.call("POST", "/pools", json={"name": pool["name"], "slots": pool["slots"],

@@ -63,6 +63,7 @@ class InstagramGraphHook(
         durable record of admitted rate-limit slots, the audit trail of calls); default
         :func:`instagram_graph.db.connect` (``instagram_warehouse`` or
         ``INSTAGRAM_WAREHOUSE_DSN``), opened on first use and kept until :meth:`close`.
+    :param redis_client: the limiter's Redis client; built from ``redis_conn_id`` when omitted.
     """
 
     conn_name_attr = "instagram_graph_conn_id"
@@ -81,6 +82,7 @@ class InstagramGraphHook(
         settings: GraphApiSettings | None = None,
         session: requests.Session | None = None,
         warehouse: Callable[[], Any] | None = None,
+        redis_client: redis.Redis | None = None,
     ) -> None:
         super().__init__()
         self.instagram_graph_conn_id = instagram_graph_conn_id
@@ -92,7 +94,7 @@ class InstagramGraphHook(
         self._budgets: CallBudgets | None = None
         self._page_sizes: PageSizes | None = None
         self._session = session
-        self._redis_client: redis.Redis | None = None
+        self._redis_client = redis_client
         self._tokens: AccountTokens | None = None
         self._warehouse_link = WarehouseLink(warehouse)
         self._audit: CallAudit | None = None
@@ -154,6 +156,24 @@ class InstagramGraphHook(
         if self._budgets is None:
             self._budgets = call_budgets(self.rate_limiter, self.throttle, self.settings)
         return self._budgets
+
+    def sibling(self, connect: Callable[[], Any]) -> InstagramGraphHook:
+        """A hook for another thread: the same connection settings (parsed once, here), Redis
+        client and token keys; its own HTTP session, call counter, slot leases and
+        bookkeeping connection. No Airflow connection is looked up from the other thread.
+
+        :param connect: returns a new warehouse connection (see :func:`instagram_graph.db.connector`).
+        """
+        from instagram_graph.token_store import TokenStore
+
+        return type(self)(
+            self.instagram_graph_conn_id,
+            redis_conn_id=self.redis_conn_id,
+            settings=self.settings,
+            token_store=self._token_store if self._token_store is not None else TokenStore(conn_factory=connect),
+            redis_client=self.throttle.redis,
+            warehouse=connect,
+        )
 
     @property
     def page_sizes(self) -> PageSizes:

@@ -1,14 +1,15 @@
 """The first task of every DAG: it runs outside the Graph API pool and says when that pool is missing.
 
 Without the pool, the run's Graph API tasks would wait in 'scheduled' forever (see
-:mod:`~instagram_graph.pool_check`). The scheduled DAGs' first task also lists the accounts
-to map over; the triggered DAGs' first task only checks. None of them calls the Graph API.
+:mod:`~instagram_graph.pool_check`). The scheduled DAGs' first task also lists the shards of
+accounts to map over; the triggered DAGs' first task only checks. None of them calls the Graph API.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from airflow.sdk import task
 from airflow.sdk.exceptions import AirflowFailException
@@ -35,18 +36,41 @@ def graph_api_pool_ready() -> None:
     graph_api_pool_required()
 
 
-@task(task_id="enabled_accounts", pool="default_pool")
-def enabled_accounts() -> list[str]:
-    """The accounts to map over: every enabled account with a token in the token store.
-    Reads the warehouse only (no Graph API call), so it runs outside the Graph API pool."""
-    from instagram_graph.accounts import AccountRegistry
+@task(task_id="account_shards", pool="default_pool")
+def account_shards(accounts_per_task: int | str = 0) -> list[dict[str, Any]]:
+    """The shards of enabled accounts to map over (see :mod:`instagram_graph.shards`): a few
+    dozen task instances per run whatever the number of accounts (``accounts_per_task`` 0),
+    or the size asked for (1: one task per account). Never more than Airflow's
+    ``[core] max_map_length``. Reads the warehouse only, outside the Graph API pool."""
+    from airflow.configuration import conf
+
+    from instagram_graph import db
+    from instagram_graph.shards import shards_of_enabled_accounts
 
     graph_api_pool_required()
-
-    accounts = AccountRegistry().enabled_accounts()
-    if not accounts:
+    try:
+        per_task = int(accounts_per_task)
+        if per_task < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise AirflowFailException(
+            f"accounts_per_task={accounts_per_task!r} is not a whole number >= 0: give 0 (automatic), 1 (one task "
+            "per account) or the number of accounts per task"
+        ) from None
+    max_map_length = conf.getint("core", "max_map_length", fallback=1024)
+    with db.connection_loss_explained():
+        conn = db.connect()
+        try:
+            shards = shards_of_enabled_accounts(conn, per_task, max_map_length=max_map_length)
+        finally:
+            conn.close()
+    if not shards:
         log.warning("No enabled accounts. Add one with: %s", reconnect_hint(None))
-    return accounts
+    else:
+        accounts = sum(shard.accounts for shard in shards)
+        log.info("%d enabled account(s) in %d shard(s): %s", accounts, len(shards),
+                 ", ".join(shard.label for shard in shards[:10]) + (" ..." if len(shards) > 10 else ""))
+    return [shard.as_arg() for shard in shards]
 
 
 @task(task_id="tokens_due", pool="default_pool")

@@ -62,7 +62,7 @@ class InstagramSyncOperator(InstagramBaseOperator):
         self.call_budget = call_budget
 
     def execute(self, context: Any, event: Any = None) -> dict[str, Any]:
-        start, end = _interval(context)
+        start, end = data_interval(context)
         try:
             call_budget = validate_options(dict(self.options), self.call_budget)
         except SyncOptionError as exc:  # bad input: no call, no write, no retry
@@ -111,7 +111,7 @@ class InstagramSyncOperator(InstagramBaseOperator):
         return summary
 
 
-def _interval(context: Any) -> tuple[datetime, datetime]:
+def data_interval(context: Any) -> tuple[datetime, datetime]:
     """The run's data interval; a manual run without one covers the last day."""
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")

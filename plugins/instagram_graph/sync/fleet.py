@@ -1,0 +1,194 @@
+"""One stream for many accounts at once: a bounded thread pool, one account never stopping another.
+
+Graph API calls are I/O: a shard's accounts run on ``threads`` worker threads. Each thread
+has its own hook (HTTP session, call counter, slot leases, bookkeeping connection) and its
+own warehouse connection, reused account after account; the Redis limiter keeps every
+account's budget exact across threads, tasks and workers.
+
+Each account ends one of four ways (:class:`AccountOutcome`), recorded in
+``instagram.sync_runs`` as it ends:
+
+- ``synced``;
+- ``refused``: a token, permission or policy problem only the account's owner can fix (the
+  token is marked by the client; the record carries the catalogue's advice);
+- ``throttled``: Meta (or our usage pause) wants the account left alone for a while; not a
+  failure, nothing recorded: the caller waits and asks again;
+- ``failed``: anything else (transient after the call's own retries, a lost warehouse...):
+  the task's retry asks again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg2
+
+from instagram_graph import db
+from instagram_graph.errors import PermissionDeniedError, PolicyBlockedError, RateLimitError, TokenError, advice_for
+from instagram_graph.sync import STREAMS, SyncRun
+from instagram_graph.sync_record import SyncAttempt
+
+log = logging.getLogger(__name__)
+
+SYNCED, REFUSED, THROTTLED, FAILED = "synced", "refused", "throttled", "failed"
+DEFAULT_THREADS = 4
+
+
+@dataclass
+class AccountOutcome:
+    account_id: str
+    status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # the error class
+    advice: str | None = None
+    retry_after: float | None = None  # seconds, for a throttled account
+
+
+@dataclass
+class _Worker:
+    hook: Any
+    connect: Callable[[], Any]
+    conn: Any = None
+
+    def warehouse(self) -> Any:
+        if self.conn is None or self.conn.closed:
+            self.conn = self.connect()
+        return self.conn
+
+    def drop_warehouse(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(psycopg2.Error):
+                self.conn.close()
+        self.conn = None
+
+    def close(self) -> None:
+        self.drop_warehouse()
+        self.hook.close()
+
+
+class Fleet:
+    """Run ``stream`` for accounts on a pool of threads.
+
+    :param make_hook: builds a hook for one worker thread (called in that thread's stead,
+        before it starts: see :meth:`InstagramGraphHook.sibling`).
+    :param connect: returns a new warehouse connection.
+    :param context: the task's context (run id and try number for the records).
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        *,
+        make_hook: Callable[[], Any],
+        connect: Callable[[], Any],
+        context: Mapping[str, Any],
+        interval: tuple[datetime, datetime],
+        options: Mapping[str, Any] | None = None,
+        call_budget: int | None = None,
+        threads: int = DEFAULT_THREADS,
+    ) -> None:
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}; choose one of {sorted(STREAMS)}")
+        self.stream = stream
+        self.make_hook = make_hook
+        self.connect = connect
+        self.context = context
+        self.interval = interval
+        self.options = dict(options or {})
+        self.call_budget = call_budget
+        self.threads = max(1, int(threads))
+        self._local = threading.local()
+        self._workers: list[_Worker] = []
+        self._spare: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def run(self, accounts: Iterable[str]) -> list[AccountOutcome]:
+        """Every account's outcome, in the order given."""
+        accounts = list(accounts)
+        if not accounts:
+            return []
+        threads = min(self.threads, len(accounts))
+        # Hooks are built here, in the task's own thread: building one may look up Airflow
+        # connections, which worker threads must not do.
+        self._spare = [_Worker(self.make_hook(), self.connect) for _ in range(threads)]
+        try:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"sync-{self.stream}") as pool:
+                return list(pool.map(self._one, accounts))
+        finally:
+            for worker in self._workers + self._spare:
+                worker.close()
+
+    def _worker(self) -> _Worker:
+        worker: _Worker | None = getattr(self._local, "worker", None)
+        if worker is None:
+            with self._lock:
+                worker = self._spare.pop()
+                self._workers.append(worker)
+            self._local.worker = worker
+        return worker
+
+    def _one(self, account_id: str) -> AccountOutcome:
+        worker = self._worker()
+        attempt = SyncAttempt.begin(account_id, self.stream, self.context)
+        calls_before = worker.hook.calls_made
+        try:
+            with db.connection_loss_explained():
+                conn = worker.warehouse()
+                run = SyncRun(
+                    hook=worker.hook,
+                    conn=conn,
+                    account_id=account_id,
+                    interval_start=self.interval[0],
+                    interval_end=self.interval[1],
+                    options=dict(self.options),
+                    call_budget=self.call_budget,
+                )
+                result = STREAMS[self.stream](run)
+        except RateLimitError as exc:
+            if not exc.retry_after:
+                return self._failed(worker, attempt, exc, calls_before)
+            log.warning("Account %s, stream %s: throttled for %.0f s; put aside", account_id, self.stream,
+                        exc.retry_after)
+            return AccountOutcome(account_id, THROTTLED, retry_after=float(exc.retry_after))
+        except (TokenError, PermissionDeniedError, PolicyBlockedError) as exc:
+            attempt.failed(exc, calls=worker.hook.calls_made - calls_before, conn=self._record_conn(worker))
+            advice = advice_for(exc, account_id=account_id)
+            log.error("Account %s, stream %s: %s: %s. %s", account_id, self.stream, type(exc).__name__, exc, advice)
+            return AccountOutcome(account_id, REFUSED, error=type(exc).__name__, advice=advice)
+        except Exception as exc:
+            return self._failed(worker, attempt, exc, calls_before)
+        summary = result.as_dict()
+        attempt.succeeded(summary, conn=self._record_conn(worker))
+        log.info(
+            "Account %s, stream %s: %d calls, rows written %s%s",
+            account_id,
+            self.stream,
+            summary["calls"],
+            summary["rows_written"] or "{}",
+            "" if result.complete else " (call budget spent: the next run goes on)",
+        )
+        return AccountOutcome(account_id, SYNCED, summary=summary)
+
+    def _failed(self, worker: _Worker, attempt: SyncAttempt, exc: Exception, calls_before: int) -> AccountOutcome:
+        if isinstance(exc, db.WarehouseConnectionLost):
+            worker.drop_warehouse()
+        attempt.failed(exc, calls=worker.hook.calls_made - calls_before, conn=self._record_conn(worker))
+        advice = advice_for(exc, account_id=attempt.account_id)
+        log.error("Account %s, stream %s: %s: %s", attempt.account_id, self.stream, type(exc).__name__, exc)
+        return AccountOutcome(attempt.account_id, FAILED, error=type(exc).__name__, advice=advice)
+
+    @staticmethod
+    def _record_conn(worker: _Worker) -> Any:
+        """The worker's connection for the record, or None (then the record opens its own)."""
+        try:
+            return worker.warehouse()
+        except psycopg2.Error:
+            worker.drop_warehouse()
+            return None
