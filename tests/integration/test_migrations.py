@@ -508,3 +508,17 @@ def test_media_insight_reads_start_from_what_was_loaded_before_014(empty_schema,
     assert apply_migrations(pg_conn, sql_copy) == ["014_media_insight_reads.sql"]
     assert _query(pg_conn, "SELECT media_id, account_id, read_at::date::text, specific_age_days "
                            "FROM instagram.media_insight_reads") == [("m1", "a1", "2026-01-03", None)]
+
+
+def test_accounts_get_ordinals_in_the_order_they_were_added_by_015(empty_schema, pg_conn, sql_copy):
+    later = sql_copy / "015_account_ordinals.sql"
+    text = later.read_text()
+    later.unlink()
+    apply_migrations(pg_conn, sql_copy)
+    _query(pg_conn, "INSERT INTO instagram.accounts (account_id, created_at) VALUES "
+                    "('b', '2026-01-02'), ('a', '2026-01-03'), ('c', '2026-01-01')")
+    later.write_text(text)
+
+    assert apply_migrations(pg_conn, sql_copy) == ["015_account_ordinals.sql"]
+    assert _query(pg_conn, "SELECT account_id, ordinal FROM instagram.accounts ORDER BY ordinal") == [
+        ("c", 0), ("b", 1), ("a", 2)]
