@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -99,3 +100,14 @@ class InstagramBaseOperator(BaseOperator):
             yield
         except (RequestRefused, InvalidInput) as exc:
             raise AirflowFailException(f"{prefix}{exc}") from None
+
+
+def data_interval(context: Any) -> tuple[datetime, datetime]:
+    """The run's data interval; a manual run without one covers the last day."""
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    if end is None:
+        end = datetime.now(UTC)
+    if start is None:
+        start = end - timedelta(days=1)
+    return start, end

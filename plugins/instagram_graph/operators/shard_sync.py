@@ -26,8 +26,7 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from instagram_graph import db
-from instagram_graph.operators.base import InstagramBaseOperator
-from instagram_graph.operators.sync import data_interval
+from instagram_graph.operators.base import InstagramBaseOperator, data_interval
 from instagram_graph.shards import accounts_in, shard_from_arg
 from instagram_graph.sync import STREAMS
 from instagram_graph.sync.base import SyncOptionError, validate_options

@@ -12,7 +12,6 @@ Failure policy, per account (one mapped task each, so one account never stops an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param
@@ -20,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from instagram_graph.accounts import account_label
 from instagram_graph.errors import GraphApiError
-from instagram_graph.operators.base import InstagramBaseOperator
+from instagram_graph.operators.base import InstagramBaseOperator, data_interval
 from instagram_graph.sync import STREAMS, SyncRun
 from instagram_graph.sync.base import OPTION_CHOICES, OPTION_LIMITS, SyncOptionError, validate_options
 
@@ -109,17 +108,6 @@ class InstagramSyncOperator(InstagramBaseOperator):
         if result.skipped:
             self.log.warning("Skipped %d item(s): %s", len(result.skipped), "; ".join(result.skipped[:10]))
         return summary
-
-
-def data_interval(context: Any) -> tuple[datetime, datetime]:
-    """The run's data interval; a manual run without one covers the last day."""
-    start = context.get("data_interval_start")
-    end = context.get("data_interval_end")
-    if end is None:
-        end = datetime.now(UTC)
-    if start is None:
-        start = end - timedelta(days=1)
-    return start, end
 
 
 def option_param(name: str, default: int, description: str) -> Param:
