@@ -213,9 +213,10 @@ def _spawn(settings: Settings, env: dict[str, str], name: str, args: list[str]) 
     _pid_file(settings, name).write_text(json.dumps(record))
 
 
-def stop(settings: Settings, quiet: bool = False) -> list[str]:
-    """SIGTERM each recorded process group, SIGKILL what is left after 20 s; remove the pid files."""
-    alive = running(settings)
+def stop(settings: Settings, quiet: bool = False, keep: tuple[str, ...] = ()) -> list[str]:
+    """SIGTERM each recorded process group, SIGKILL what is left after 20 s; remove the pid files.
+    ``keep`` names processes to leave running (the scale bench keeps the simulator)."""
+    alive = {name: pid for name, pid in running(settings).items() if name not in keep}
     for pid in alive.values():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
@@ -227,7 +228,8 @@ def stop(settings: Settings, quiet: bool = False) -> list[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
     for pid_file in settings.pid_dir.glob("*.pid") if settings.pid_dir.exists() else []:
-        pid_file.unlink()
+        if pid_file.stem not in keep:
+            pid_file.unlink()
     if not quiet:
         print(f"Stopped: {', '.join(sorted(alive))}" if alive else "Nothing was running.")
     return sorted(alive)

@@ -181,6 +181,12 @@ def control_router(sim: Simulator) -> APIRouter:
                        account_id: str | None = None) -> list[dict[str, Any]]:
         return sim.log.query(method=method, path=path, account_id=account_id)
 
+    @router.get("/requests/count")
+    async def count_requests() -> dict[str, Any]:
+        """Calls since the log was last cleared (the log itself keeps the newest 100,000), and
+        the answered ones by HTTP status."""
+        return {"total": sim.log.total, "by_status": dict(sim.log.statuses)}
+
     @router.delete("/requests")
     async def clear_requests() -> dict[str, Any]:
         sim.log.clear()

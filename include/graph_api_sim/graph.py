@@ -129,11 +129,11 @@ class GraphApi:
                 await asyncio.sleep(float(fault.args["seconds"]))
             elif fault.kind != "commit_then_drop":
                 response = self._fault_response(fault, account_id, trace_id)
-                return self._traced(response, entry, trace_id)
+                return sim.log.settled(self._traced(response, entry, trace_id), entry)
         response = self._process(request, token_value, trace_id)
         if fault is not None and fault.kind == "commit_then_drop":
             response.drop = True
-        return self._traced(response, entry, trace_id)
+        return sim.log.settled(self._traced(response, entry, trace_id), entry)
 
     @staticmethod
     def _traced(response: GraphResponse, entry: dict[str, Any], trace_id: str) -> GraphResponse:

@@ -6,8 +6,10 @@ Tests count calls with it and prove that nothing was posted twice.
 from __future__ import annotations
 
 import re
-from collections import deque
-from typing import Any
+from collections import Counter, deque
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 SECRET_PARAMS = frozenset({"access_token", "appsecret_proof", "client_secret", "input_token", "fb_exchange_token"})
 MAX_ENTRIES = 100_000  # oldest entries are dropped first, so long benchmarks stay bounded
@@ -20,12 +22,23 @@ def redact(params: dict[str, Any]) -> dict[str, Any]:
 class RequestLog:
     def __init__(self) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=MAX_ENTRIES)
+        self.total = 0  # every call since the last clear, kept when old entries are dropped
+        self.statuses: Counter[str] = Counter()  # answers by HTTP status ("dropped": none)
 
     def add(self, entry: dict[str, Any]) -> None:
         self._entries.append(entry)
+        self.total += 1
+
+    def settled(self, answer: T, entry: dict[str, Any]) -> T:
+        """Count ``entry``'s status once the call is answered; return ``answer``."""
+        status = entry.get("status")
+        self.statuses["dropped" if status is None else str(status)] += 1
+        return answer
 
     def clear(self) -> None:
         self._entries.clear()
+        self.total = 0
+        self.statuses.clear()
 
     def query(self, method: str | None = None, path: str | None = None,
               account_id: str | None = None) -> list[dict[str, Any]]:

@@ -171,6 +171,12 @@ class SimulatorProcess:
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         return self._call("GET", "/requests", params={k: v for k, v in filters.items() if v is not None})
 
+    def request_count(self, status: int | None = None) -> int:
+        """Calls since the log was last cleared, however many that is (``status``: only those
+        answered with it)."""
+        counts = self._call("GET", "/requests/count")
+        return int(counts["total"] if status is None else counts["by_status"].get(str(status), 0))
+
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
 

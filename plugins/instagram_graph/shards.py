@@ -6,10 +6,18 @@ ordinal lies in ``[k*C, (k+1)*C)``, so an account stays in its shard as other ac
 and go, and the UI names each shard by its range ("accounts 51-100").
 
 ``C`` is the DAG's ``accounts_per_task``: a number (``1`` keeps one task per account), or
-``0`` for automatic - the smallest power of two that keeps a run to about
-:data:`TARGET_TASKS` task instances, so shards only ever merge in pairs as a deployment
-grows tenfold. Whatever is asked, ``C`` is raised until the shards fit Airflow's
-``[core] max_map_length``: the number of accounts is never capped.
+``0`` for automatic:
+
+- up to :data:`SMALL_DEPLOYMENT` accounts, one task per account (the UI names each; a task
+  instance's half CPU-second of Airflow is nothing at this size);
+- beyond, a power of two of at least :data:`MIN_SHARD` accounts, the smallest that keeps a
+  run to :data:`TARGET_TASKS` task instances (1,000 accounts: 4 shards of 256; 10,000: 20
+  of 512). Shards only ever merge in pairs as a deployment grows. A task instance costs
+  Airflow about half a CPU-second and 256 accounts' sync some 20, so Airflow's share stays
+  small.
+
+Whatever is asked, ``C`` is raised until the shards fit Airflow's ``[core] max_map_length``:
+the number of accounts is never capped.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 TARGET_TASKS = 32
+MIN_SHARD = 256
+SMALL_DEPLOYMENT = 16
 AUTOMATIC = 0
 
 # Hand out the smallest free ordinals to accounts without one, oldest account first; one
@@ -76,7 +86,11 @@ def shard_size(accounts_per_task: int, enabled: int) -> int:
     """The shard size asked for, or (0) the automatic one for ``enabled`` accounts."""
     if accounts_per_task < 0:
         raise ValueError("accounts_per_task must be 0 (automatic) or more")
-    return accounts_per_task or 2 ** math.ceil(math.log2(max(1, math.ceil(enabled / TARGET_TASKS))))
+    if accounts_per_task:
+        return accounts_per_task
+    if enabled <= SMALL_DEPLOYMENT:
+        return 1
+    return max(MIN_SHARD, 2 ** math.ceil(math.log2(math.ceil(enabled / TARGET_TASKS))))
 
 
 def plan(ordinals: list[int], accounts_per_task: int = AUTOMATIC, *, max_map_length: int = 1024) -> list[Shard]:

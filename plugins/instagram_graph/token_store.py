@@ -16,8 +16,10 @@ Which accounts exist, are enabled or are due a refresh is account administration
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,14 +104,22 @@ class TokenStore:
     """Encrypted tokens per Instagram account, in the warehouse.
 
     :param conn_factory: returns a new DB-API connection (default :func:`instagram_graph.db.connect`);
-        the store opens one per operation and closes it afterwards.
+        the store opens one per operation and closes it afterwards, unless ``keep_connection``.
+    :param keep_connection: open one connection on first use and keep it until :meth:`close`
+        (one at a time: operations wait for each other). A hook syncing account after account
+        reads a token per account, and a new Postgres session costs more than the read.
     :param keys: comma-separated Fernet keys, newest first; default env ``INSTAGRAM_TOKEN_KEYS``.
         Read when the store is built, checked when first needed (listing and disabling
         accounts work without keys).
     """
 
-    def __init__(self, conn_factory: Callable[[], Any] = db.connect, keys: str | None = None) -> None:
+    def __init__(
+        self, conn_factory: Callable[[], Any] = db.connect, keys: str | None = None, *, keep_connection: bool = False
+    ) -> None:
         self._conn_factory = conn_factory
+        self._keep_connection = keep_connection
+        self._kept: Any = None
+        self._kept_lock = threading.RLock()
         self._keys = keys if keys is not None else os.environ.get(KEYS_ENV)
         self._multi_fernet: MultiFernet | None = None
         self._key_count = 0
@@ -254,19 +264,42 @@ class TokenStore:
     def transaction(self, conn: Any = None) -> Iterator[Any]:
         """A cursor in one transaction on ``conn`` or a new connection of the store's:
         committed on success, rolled back on error (account administration uses it too)."""
+        if conn is None and self._keep_connection:
+            with self._kept_lock:
+                if self._kept is None or self._kept.closed:
+                    self._kept = self._conn_factory()
+                with self._in_transaction(self._kept) as cur:
+                    yield cur
+            return
         own = conn is None
         if own:
             conn = self._conn_factory()
+        try:
+            with self._in_transaction(conn) as cur:
+                yield cur
+        finally:
+            if own:
+                conn.close()
+
+    @staticmethod
+    @contextmanager
+    def _in_transaction(conn: Any) -> Iterator[Any]:
         try:
             with conn.cursor() as cur:
                 yield cur
             conn.commit()
         except BaseException:
-            conn.rollback()
+            if not conn.closed:  # a lost connection has nothing to roll back
+                conn.rollback()
             raise
-        finally:
-            if own:
-                conn.close()
+
+    def close(self) -> None:
+        """Close the kept connection, if any (the next operation opens another)."""
+        with self._kept_lock:
+            if self._kept is not None:
+                with contextlib.suppress(Exception):
+                    self._kept.close()
+                self._kept = None
 
     def _fernet(self) -> MultiFernet:
         if self._multi_fernet is None:

@@ -11,6 +11,12 @@ it (Postgres inserts COPYed rows in bulk, a merge inserts them one by one: ~25 %
 time for new rows). Only the rows already there go through the staging table and the
 merge. Should another transaction insert one of the "new" keys in between, the direct
 COPY is rolled back to a savepoint and every row takes the merge.
+
+Small batches (a profile, a page of messages: most loads at many accounts) skip the
+staging table: creating and dropping a temporary table writes some 60 catalog rows, which
+cost Postgres more than the rows themselves. Up to :data:`STATEMENT_MAX_ROWS` rows go in
+one ``INSERT ... VALUES ... ON CONFLICT`` with the same merge rule (at 100 accounts this
+cut Postgres's CPU for a profile sync from about 15 ms per account to ...).
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from typing import Any
 import msgspec
 from psycopg2 import sql
 from psycopg2.errors import UniqueViolation
+from psycopg2.extras import Json, execute_values
 
 _COPY_CHUNK = 1 << 20  # bytes per read from the buffer during COPY (psycopg2 default: 8 KiB)
 # Below this many rows the key lookup costs more round trips than the direct COPY saves.
 DIRECT_INSERT_MIN_ROWS = 1000
+# Up to this many rows, one INSERT ... VALUES statement instead of a staging table.
+STATEMENT_MAX_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,9 @@ def _upsert_in_transaction(
     written = 0
     if len(to_merge) >= direct_insert_min_rows:
         to_merge, written = _insert_new_rows(cur, spec, target, to_merge)
-    if to_merge:
+    if to_merge and len(to_merge) <= STATEMENT_MAX_ROWS:
+        written += _insert_values(cur, spec, target, to_merge)
+    elif to_merge:
         staging = sql.Identifier(f"_stage_{spec.name}")
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(staging, target))
@@ -180,7 +191,40 @@ def _insert_new_rows(
     return [row for i, row in enumerate(rows) if i in existing], len(new_rows)
 
 
-def _merge_statement(target: sql.Identifier, staging: sql.Identifier, spec: TableSpec) -> sql.Composed:
+def _insert_values(cur: Any, spec: TableSpec, target: sql.Identifier, rows: list[Mapping[str, Any]]) -> int:
+    """The merge of a small batch in one statement; the rows it inserted or changed."""
+    cells = [(c, c in spec.arrays) for c in spec.columns]
+    values = [tuple(_statement_value(row.get(c), is_array) for c, is_array in cells) for row in rows]
+    template = "(" + ", ".join(["%s"] * len(spec.columns) + ["now()"] * len(spec.touch)) + ")"
+    statement = _merge_statement(target, None, spec).as_string(cur)
+    # One page: rowcount then counts every row (execute_values reports only the last page's).
+    execute_values(cur, statement, values, template=template, page_size=len(values))
+    return int(cur.rowcount)
+
+
+def _statement_value(value: Any, is_array: bool) -> Any:
+    """A cell as a query parameter, meaning what the same cell means to COPY (see _copy_value)."""
+    if value is None:
+        return None
+    if is_array:
+        return [str(v) for v in value]
+    if isinstance(value, Mapping):
+        return Json(dict(value), dumps=_json_param)
+    if isinstance(value, list | tuple):
+        return Json(value, dumps=_json_param)
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, bool | int | float | Decimal | datetime | date):
+        return value
+    return str(value)  # as COPY writes it
+
+
+def _json_param(value: Any) -> str:
+    text = _encode_json(value).decode()
+    return _JSON_NUL.sub(r"\1", text) if "\\u0000" in text else text
+
+
+def _merge_statement(target: sql.Identifier, staging: sql.Identifier | None, spec: TableSpec) -> sql.Composed:
     cols = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
     key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
     insert_cols = cols
@@ -189,23 +233,22 @@ def _merge_statement(target: sql.Identifier, staging: sql.Identifier, spec: Tabl
         touch = sql.SQL(", ").join(map(sql.Identifier, spec.touch))
         insert_cols = sql.SQL("{}, {}").format(cols, touch)
         select_cols = sql.SQL("{}, {}").format(cols, sql.SQL(", ").join(sql.SQL("now()") for _ in spec.touch))
+    # From the staging table, or (staging None) from the VALUES list execute_values fills in.
+    source = sql.SQL("SELECT {} FROM {}").format(select_cols, staging) if staging is not None else sql.SQL("VALUES %s")
     assignments = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in spec.updated]
     assignments += [sql.SQL("{} = now()").format(sql.Identifier(c)) for c in spec.touch]
     if not assignments:
-        return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
-            target, insert_cols, select_cols, staging, key
-        )
+        return sql.SQL("INSERT INTO {} ({}) {} ON CONFLICT ({}) DO NOTHING").format(target, insert_cols, source, key)
     compared = sql.SQL(", ").join(sql.SQL("{}.{}").format(target, sql.Identifier(c)) for c in spec.compared)
     excluded = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in spec.compared)
     return sql.SQL(
-        "INSERT INTO {target} ({insert_cols}) SELECT {select_cols} FROM {staging} "
+        "INSERT INTO {target} ({insert_cols}) {source} "
         "ON CONFLICT ({key}) DO UPDATE SET {assignments} "
         "WHERE ({compared}) IS DISTINCT FROM ({excluded})"
     ).format(
         target=target,
         insert_cols=insert_cols,
-        select_cols=select_cols,
-        staging=staging,
+        source=source,
         key=key,
         assignments=sql.SQL(", ").join(assignments),
         compared=compared,

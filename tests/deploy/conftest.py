@@ -7,10 +7,8 @@ never touches a `make airflow` the developer has running.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ import psycopg2
 import pytest
 
 from graph_api_sim.testing import SimulatorProcess, free_port
+from scripts import local_airflow
 from tests.deploy.airflow_api import AirflowApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +28,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _local_airflow():
-    spec = importlib.util.spec_from_file_location("local_airflow", ROOT / "scripts" / "local_airflow.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-local_airflow = _local_airflow()
 
 
 

@@ -93,6 +93,48 @@ def test_put_get_roundtrip(store):
     assert token.token_type == "bearer"
 
 
+def test_a_store_that_keeps_its_connection_opens_one_for_every_read_and_reopens_a_lost_one(connect):
+    """A hook reads a token per account: one Postgres session for all of them, not one each."""
+    opened = []
+
+    def counting_connect():
+        opened.append(connect())
+        return opened[-1]
+
+    store = TokenStore(conn_factory=counting_connect, keep_connection=True)
+    store.put(ACCOUNT, TOKEN, expires_at=_in_days(60))
+    store.put(OTHER_ACCOUNT, OTHER_TOKEN, expires_at=_in_days(60))
+    for _ in range(3):
+        assert store.get(ACCOUNT).token == TOKEN
+        assert store.get(OTHER_ACCOUNT).token == OTHER_TOKEN
+    assert len(opened) == 1 and not opened[0].closed
+
+    with pytest.raises(TokenExpiredError):  # a failed operation rolls back and keeps the connection usable
+        store.put(ACCOUNT, TOKEN, expires_at=_in_days(-1))
+        store.get(ACCOUNT)
+    store.put(ACCOUNT, TOKEN, expires_at=_in_days(60))
+    assert len(opened) == 1
+
+    opened[0].close()  # lost (a restarted warehouse): the next operation opens another
+    assert store.get(ACCOUNT).token == TOKEN
+    assert len(opened) == 2
+    store.close()
+    assert opened[1].closed
+
+
+def test_a_store_without_a_kept_connection_closes_each_one(connect):
+    opened = []
+
+    def counting_connect():
+        opened.append(connect())
+        return opened[-1]
+
+    store = TokenStore(conn_factory=counting_connect)
+    store.put(ACCOUNT, TOKEN, expires_at=_in_days(60))
+    store.get(ACCOUNT)
+    assert len(opened) == 2 and all(conn.closed for conn in opened)
+
+
 def test_default_conn_factory_reaches_the_warehouse_through_the_airflow_connection(dsn, monkeypatch):
     monkeypatch.delenv("INSTAGRAM_WAREHOUSE_DSN", raising=False)
     store = TokenStore()  # db.connect -> AIRFLOW_CONN_INSTAGRAM_WAREHOUSE, set by pg_dsn

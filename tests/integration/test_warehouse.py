@@ -1,7 +1,8 @@
 """warehouse.upsert: COPY + merge, idempotent, all-or-nothing, faithful to awkward values.
 
-Every test runs twice: with every row going through the staging table and the merge,
-and with new rows COPYed straight into the table (the road big batches take).
+Every test runs three ways: every row through the staging table and the merge, new rows
+COPYed straight into the table (the road big batches take), and every row in one
+INSERT ... VALUES statement (the road small batches take).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ SPEC = TableSpec(
 )
 
 
-@pytest.fixture(autouse=True, params=["merge only", "direct insert"])
+@pytest.fixture(autouse=True, params=["merge only", "direct insert", "one statement"])
 def road(request, monkeypatch) -> str:
-    monkeypatch.setattr(warehouse, "DIRECT_INSERT_MIN_ROWS", 10**9 if request.param == "merge only" else 1)
+    monkeypatch.setattr(warehouse, "DIRECT_INSERT_MIN_ROWS", 1 if request.param == "direct insert" else 10**9)
+    monkeypatch.setattr(warehouse, "STATEMENT_MAX_ROWS", 10**9 if request.param == "one statement" else 0)
     return request.param
 
 

@@ -30,8 +30,21 @@ def test_request_log_redacts_tokens_and_proofs(graph, sim):
     assert log[2]["method"] == "POST" and log[2]["params"]["image_url"] == "https://cdn.example.com/a.jpg"
     assert [e["path"] for e in sim.requests(method="POST")] == ["/me/media"]
     assert len(sim.requests(path="media$")) == 4
+    assert sim.request_count() == 5
+    assert sim.request_count(status=200) == 4 and sim.request_count(status=400) == 1
     sim.clear_requests()
-    assert sim.requests() == []
+    assert sim.requests() == [] and sim.request_count() == 0
+
+
+def test_the_request_count_goes_on_when_the_log_drops_its_oldest_entries(monkeypatch):
+    from graph_api_sim import request_log
+
+    monkeypatch.setattr(request_log, "MAX_ENTRIES", 3)
+    log = request_log.RequestLog()
+    for number in range(5):
+        log.add({"method": "GET", "path": f"/{number}", "resolved_path": f"/{number}", "account_id": None})
+    assert [entry["path"] for entry in log.query()] == ["/2", "/3", "/4"]
+    assert log.total == 5
 
 
 def test_reset_restores_the_seeded_state(graph, sim):

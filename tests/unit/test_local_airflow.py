@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import stat
-import sys
 from pathlib import Path
 
+from scripts import local_airflow
+
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("local_airflow_unit", ROOT / "scripts" / "local_airflow.py")
-local_airflow = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = local_airflow
-spec.loader.exec_module(local_airflow)
 
 
 def test_the_callers_airflow_and_project_variables_never_reach_the_processes(monkeypatch) -> None:

@@ -9,9 +9,12 @@ from instagram_graph.shards import Shard, plan, shard_from_arg, shard_size
 
 @pytest.mark.parametrize(
     ("accounts", "size", "tasks"),
-    [(1, 1, 1), (10, 1, 10), (100, 4, 25), (1_000, 32, 32), (1_024, 32, 32), (10_000, 512, 20), (100_000, 4096, 25)],
+    [(1, 1, 1), (16, 1, 16), (17, 256, 1), (100, 256, 1), (1_000, 256, 4), (1_024, 256, 4), (8_192, 256, 32),
+     (10_000, 512, 20), (100_000, 4096, 25)],
 )
-def test_automatic_shards_keep_a_run_to_a_few_dozen_task_instances(accounts, size, tasks) -> None:
+def test_automatic_shards_one_task_per_account_when_few_and_a_few_dozen_big_shards_at_most(
+    accounts, size, tasks
+) -> None:
     assert shard_size(0, accounts) == size
     shards = plan(list(range(accounts)))
     assert len(shards) == tasks

@@ -26,8 +26,14 @@ class AccountTokens:
     def __init__(self, connection_token: str | None, store: Any | None, log: logging.Logger | Logger) -> None:
         self.connection_token = connection_token
         self._store = store
+        self._own_store = False
         self.log = log
         self._cached: dict[str, Any] = {}
+
+    def close(self) -> None:
+        """Close the connection of a store built here (a store handed in is its owner's)."""
+        if self._own_store and self._store is not None:
+            self._store.close()
 
     @property
     def store(self) -> Any:
@@ -35,7 +41,8 @@ class AccountTokens:
         if self._store is None:
             from instagram_graph.token_store import TokenStore
 
-            self._store = TokenStore()
+            self._store = TokenStore(keep_connection=True)
+            self._own_store = True
         return self._store
 
     @property

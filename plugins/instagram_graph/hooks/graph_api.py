@@ -11,7 +11,8 @@ in :mod:`instagram_graph.endpoints`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -99,6 +100,7 @@ class InstagramGraphHook(
         self._warehouse_link = WarehouseLink(warehouse)
         self._audit: CallAudit | None = None
         self._client: GraphApiClient | None = None
+        self._shares_link = False  # siblings share their link; its owner closes it
 
     @property
     def settings(self) -> GraphApiSettings:
@@ -157,23 +159,44 @@ class InstagramGraphHook(
             self._budgets = call_budgets(self.rate_limiter, self.throttle, self.settings)
         return self._budgets
 
-    def sibling(self, connect: Callable[[], Any]) -> InstagramGraphHook:
-        """A hook for another thread: the same connection settings (parsed once, here), Redis
-        client and token keys; its own HTTP session, call counter, slot leases and
-        bookkeeping connection. No Airflow connection is looked up from the other thread.
+    @contextmanager
+    def siblings(self, connect: Callable[[], Any]) -> Iterator[Callable[[], InstagramGraphHook]]:
+        """Make hooks for a pool of threads (see :class:`~instagram_graph.sync.fleet.Fleet`).
+
+        Each sibling has the same connection settings (parsed once, here), Redis client and
+        token keys, and its own HTTP session, call counter and slot leases. All of them share
+        one bookkeeping connection (audit trail, admission record) and one token-store
+        connection, so a hundred threads cost two Postgres sessions, not two hundred. No
+        Airflow connection is looked up from the other threads. Closed when the block ends.
 
         :param connect: returns a new warehouse connection (see :func:`instagram_graph.db.connector`).
         """
         from instagram_graph.token_store import TokenStore
 
-        return type(self)(
-            self.instagram_graph_conn_id,
-            redis_conn_id=self.redis_conn_id,
-            settings=self.settings,
-            token_store=self._token_store if self._token_store is not None else TokenStore(conn_factory=connect),
-            redis_client=self.throttle.redis,
-            warehouse=connect,
-        )
+        settings, redis_client = self.settings, self.throttle.redis
+        link = WarehouseLink(connect)
+        own_store = None
+        if self._token_store is None:
+            own_store = TokenStore(conn_factory=connect, keep_connection=True)
+        store = self._token_store if own_store is None else own_store
+
+        def make() -> InstagramGraphHook:
+            hook = type(self)(
+                self.instagram_graph_conn_id,
+                redis_conn_id=self.redis_conn_id,
+                settings=settings,
+                token_store=store,
+                redis_client=redis_client,
+            )
+            hook._warehouse_link, hook._shares_link = link, True
+            return hook
+
+        try:
+            yield make
+        finally:
+            link.close()
+            if own_store is not None:
+                own_store.close()
 
     @property
     def page_sizes(self) -> PageSizes:
@@ -223,7 +246,10 @@ class InstagramGraphHook(
             self.log.warning("%d admitted rate-limit slot(s) never reached the record", record.pending)
         if self._audit is not None:
             self._audit.close()
-        self._warehouse_link.close()
+        if not self._shares_link:
+            self._warehouse_link.close()
+        if self._tokens is not None:
+            self._tokens.close()
         if self._session is not None:
             self._session.close()
 

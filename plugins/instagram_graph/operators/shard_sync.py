@@ -30,7 +30,15 @@ from instagram_graph.operators.base import InstagramBaseOperator, data_interval
 from instagram_graph.shards import accounts_in, shard_from_arg
 from instagram_graph.sync import STREAMS
 from instagram_graph.sync.base import SyncOptionError, validate_options
-from instagram_graph.sync.fleet import DEFAULT_THREADS, FAILED, REFUSED, SYNCED, THROTTLED, AccountOutcome, Fleet
+from instagram_graph.sync.fleet import (
+    DEFAULT_CONNECTIONS,
+    FAILED,
+    REFUSED,
+    SYNCED,
+    THROTTLED,
+    AccountOutcome,
+    Fleet,
+)
 from instagram_graph.sync_record import run_id_of, settled_in_run
 
 # Mapped task instances are named by their shard's range ("accounts 51-100 (50)").
@@ -46,8 +54,9 @@ class InstagramShardSyncOperator(InstagramBaseOperator):
         ``last``): mapped over by the DAG.
     :param options: stream settings such as ``lookback_days`` (see each stream).
     :param call_budget: at most this many Graph API calls per account and run.
-    :param threads: accounts synced at once (I/O-bound calls; each thread holds a warehouse
-        connection and a hook).
+    :param threads: accounts synced at once (I/O-bound calls: a thread mostly waits for Meta);
+        default 32, 64 for conversations (see :func:`~instagram_graph.sync.fleet.default_threads`).
+    :param connections: warehouse connections the threads share (one per open transaction).
     """
 
     template_fields: Sequence[str] = ("shard", "options", "call_budget")
@@ -60,7 +69,8 @@ class InstagramShardSyncOperator(InstagramBaseOperator):
         shard: Any,
         options: dict[str, Any] | None = None,
         call_budget: int | None = None,
-        threads: int = DEFAULT_THREADS,
+        threads: int | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
         **kwargs: Any,
     ) -> None:
         if stream not in STREAMS:
@@ -71,6 +81,7 @@ class InstagramShardSyncOperator(InstagramBaseOperator):
         self.options = options or {}
         self.call_budget = call_budget
         self.threads = threads
+        self.connections = connections
 
     def execute(self, context: Any, event: Any = None) -> dict[str, Any]:
         try:
@@ -92,17 +103,19 @@ class InstagramShardSyncOperator(InstagramBaseOperator):
                 "Shard %s, stream %s: %d account(s), %d to sync (%d settled earlier in this run)",
                 shard.label, self.stream, len(accounts), len(todo), len(settled),
             )
-            fleet = Fleet(
-                self.stream,
-                make_hook=lambda: parent.sibling(connect),
-                connect=connect,
-                context=context,
-                interval=data_interval(context),
-                options=self.options,
-                call_budget=call_budget,
-                threads=self.threads,
-            )
-            outcomes = fleet.run(todo)
+            with parent.siblings(connect) as make_hook:
+                fleet = Fleet(
+                    self.stream,
+                    make_hook=make_hook,
+                    connect=connect,
+                    context=context,
+                    interval=data_interval(context),
+                    options=self.options,
+                    call_budget=call_budget,
+                    threads=self.threads,
+                    connections=self.connections,
+                )
+                outcomes = fleet.run(todo)
         return self._conclude(shard.label, accounts, settled, outcomes)
 
     def _conclude(

@@ -1,0 +1,1 @@
+"""Set-up scripts run from the Makefile; importable so tests and benchmarks reuse them."""
