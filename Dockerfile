@@ -26,7 +26,10 @@ COPY --chown=airflow:0 docker/ docker/
 # included (requirements.txt pins it, so the image and a native install run the same one).
 # The imports check that the build produced a usable image.
 RUN pip install --no-cache-dir --no-deps -e . \
-    && python -c "import instagram_graph, graph_api_sim, airflow.providers.celery"
+    && python -c "import instagram_graph, graph_api_sim, airflow.providers.celery" \
+    && python -m compileall -q plugins include
+# (Byte-compiled: with PYTHONDONTWRITEBYTECODE, as in many images, every task process and DAG
+# parse would compile the package's modules from source again.)
 
 # Where the simple auth manager keeps its passwords file (a named volume in docker-compose.yaml).
 RUN mkdir -p /opt/airflow/auth && chmod 0775 /opt/airflow/auth

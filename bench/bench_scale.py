@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-account", default="100,1000",
                         help="sizes at which the one-task-per-account road runs too ('' for none)")
     parser.add_argument("--media-per-account", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=64,
+    parser.add_argument("--threads", type=int, default=128,
                         help="threads of the direct run (its CPU, not its wall time, is measured)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the three runs may take")
     args = parser.parse_args(argv)

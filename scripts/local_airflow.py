@@ -39,6 +39,7 @@ AIRFLOW = str(BIN / "airflow")
 ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 POOL = ("instagram_graph_api", "8", "Instagram Graph API calls (every Graph API task takes a slot)")
 UI_WAIT_SECONDS = 180
+SHOWN_ACCOUNTS = 20  # accounts listed at start; the rest are counted
 
 
 @dataclass
@@ -372,8 +373,12 @@ def register_accounts(settings: Settings, env: dict[str, str]) -> list[dict]:
     print(f"    warehouse {settings.warehouse_db}: {len(applied)} migrations applied" if applied else
           f"    warehouse {settings.warehouse_db}: up to date")
     sim = SimulatorProcess.attach(settings.sim_url)
-    store = TokenStore(conn_factory=lambda: psycopg2.connect(dsn), keys=env["INSTAGRAM_TOKEN_KEYS"])
-    return sim.register_accounts(store)
+    store = TokenStore(conn_factory=lambda: psycopg2.connect(dsn), keys=env["INSTAGRAM_TOKEN_KEYS"],
+                       keep_connection=True)
+    try:
+        return sim.register_accounts(store)
+    finally:
+        store.close()
 
 
 def start(settings: Settings) -> dict[str, str]:
@@ -394,6 +399,10 @@ def start(settings: Settings) -> dict[str, str]:
     write_env_file(settings.env_file, {**ours, "INSTAGRAM_WAREHOUSE_DSN": settings.dsn(settings.warehouse_db)})
     started = time.monotonic()
     try:
+        # Bytecode for the project's modules: with PYTHONDONTWRITEBYTECODE set (this machine, many
+        # images), every task process and DAG parse would compile them from source again.
+        subprocess.run([str(BIN / "python"), "-m", "compileall", "-q", "-j", "0",
+                        *(str(ROOT / d) for d in ("plugins", "include", "dags"))], check=True)
         say(f"Metadata DB: Postgres database {settings.metadata_db}")
         ensure_database(settings.metadata_db, settings.fresh)
         ensure_database(settings.warehouse_db, settings.fresh)
@@ -406,8 +415,11 @@ def start(settings: Settings) -> dict[str, str]:
         ])
         _wait_http(f"{settings.sim_url}/__sim__/health", 30, "The simulator", settings)
         say("Warehouse migrated, accounts registered (tokens encrypted)")
-        for account in register_accounts(settings, env):
+        accounts = register_accounts(settings, env)
+        for account in accounts[:SHOWN_ACCOUNTS]:
             print(f"    {account['id']}  @{account['username']}")
+        if len(accounts) > SHOWN_ACCOUNTS:
+            print(f"    ... and {len(accounts) - SHOWN_ACCOUNTS:,} more (instagram-graph accounts list)")
         say("Connections stored in Airflow's DB; pool instagram_graph_api")
         store_connections(settings, env)
         _run(env, "pools", "set", POOL[0], str(settings.pool_slots), POOL[2])

@@ -12,7 +12,8 @@ import hashlib
 import random
 from collections.abc import Callable
 
-TOKEN_PREFIX = "simtok_"
+# Shaped like Meta's Instagram Login tokens (IGAA...), so clients treat them as they would the real ones.
+TOKEN_PREFIX = "IGAAsim"
 
 
 def stable_int(*parts: object) -> int:

@@ -16,7 +16,7 @@ from typing import ClassVar
 from . import catalog
 from .catalog import DAY, HOUR, PRODUCT_FEED, PRODUCT_REELS, PRODUCT_STORY
 from .config import SimConfig
-from .ids import IdFactory, b64id, shortcode, stable_int
+from .ids import TOKEN_PREFIX, IdFactory, b64id, shortcode, stable_int
 
 MEDIA_HOST = "https://media.graph-api-sim.test"
 
@@ -250,7 +250,7 @@ class World:
             followers_count=followers,
             follows_count=rng.randint(80, 1500),
             business_since=self.day_anchor - rng.randint(600, 680) * DAY,
-            token=f"simtok_{rng.getrandbits(128):032x}",
+            token=f"{TOKEN_PREFIX}{rng.getrandbits(128):032x}",
             token_issued_at=self.day_anchor - token_age_days * DAY + rng.randint(0, DAY - 1),
         )
 

@@ -30,7 +30,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from instagram_graph import db
 from instagram_graph.errors import TokenExpiredError, TokenInvalidError, reconnect_hint, redact
-from instagram_graph.masking import mask_secret
+from instagram_graph.masking import mask_token
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class TokenStore:
         token = _check_token(token)
         _check_aware(expires_at=expires_at, issued_at=issued_at)
         ciphertext = self._fernet().encrypt(token.encode("utf-8"))
-        mask_secret(token)
+        mask_token(token)
         with self.transaction() as cur:
             cur.execute(_UPSERT_ACCOUNT, (account_id, username))
             cur.execute(
@@ -198,7 +198,7 @@ class TokenStore:
             raise TokenInvalidError(f"The access token of Instagram account {account_id} is {status}{reason}. {readd}")
 
         token = self._decrypt(account_id, bytes(ciphertext))
-        mask_secret(token)
+        mask_token(token)
         return AccessToken(
             account_id=account_id,
             token=token,
@@ -221,7 +221,7 @@ class TokenStore:
         new_token = _check_token(new_token)
         _check_aware(expires_at=expires_at, issued_at=issued_at)
         ciphertext = self._fernet().encrypt(new_token.encode("utf-8"))
-        mask_secret(new_token)
+        mask_token(new_token)
         with self.transaction() as cur:
             cur.execute(_UPDATE_AFTER_REFRESH, (ciphertext, expires_at, issued_at, account_id))
             _require_token(cur, account_id)

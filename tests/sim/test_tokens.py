@@ -12,7 +12,7 @@ import requests
 def test_tokens_look_like_simulator_tokens(graph):
     for account in graph.accounts:
         token = account["token"]
-        assert token.startswith("simtok_") and len(token) == len("simtok_") + 32
+        assert token.startswith("IGAAsim") and len(token) == len("IGAAsim") + 32
         assert not token.startswith(("EAA", "IGQ"))
         assert account["token_expires_at"] - account["token_issued_at"] == 60 * 86400
         assert account["token_expires_at"] > time.time()
@@ -23,7 +23,7 @@ def test_missing_and_unknown_tokens(graph):
     assert missing.status_code == 400 and graph.error(missing)["code"] == 104
     statuses = set()
     for _ in range(12):
-        response = graph.get("/me", token="simtok_" + "0" * 32)
+        response = graph.get("/me", token="IGAAsim" + "0" * 32)
         error = graph.error(response)
         assert (error["code"], error["error_subcode"], error["type"]) == (190, 467, "OAuthException")
         statuses.add(response.status_code)
@@ -101,7 +101,7 @@ def test_refresh_issues_a_new_token_and_keeps_the_old_one(graph, sim):
     assert set(body) == {"access_token", "token_type", "expires_in"}
     assert body["token_type"] == "bearer" and body["expires_in"] == 5184000
     new = body["access_token"]
-    assert new != old and new.startswith("simtok_")
+    assert new != old and new.startswith("IGAAsim")
     assert graph.get("/me", token=new).status_code == 200
     assert graph.get("/me", token=old).status_code == 200
     assert sim.accounts()[0]["token"] == new

@@ -39,6 +39,32 @@ def test_a_masked_secret_never_reaches_a_task_log_line() -> None:
     assert "IGAAsecret-token-123" not in done.stdout and "***" in done.stdout
 
 
+def test_account_tokens_of_metas_shape_are_masked_by_one_pattern_others_one_by_one() -> None:
+    """A shard task reads hundreds of tokens; Airflow's masker recompiles all its patterns per
+    secret, so Meta-shaped tokens share one pattern (added once) and only odd ones are added."""
+    probe = (
+        "import airflow.sdk, secrets\n"
+        "from instagram_graph.masking import mask_token\n"
+        "from airflow.sdk._shared.secrets_masker import redact\n"
+        "from airflow.sdk.log import _secrets_masker\n"
+        "before = len(_secrets_masker().patterns)\n"
+        "tokens = [p + secrets.token_urlsafe(60) for p in ('IGAA', 'IGQV', 'EAA') for _ in range(300)]\n"
+        "for t in tokens: mask_token(t)\n"
+        "print(len(_secrets_masker().patterns) - before)\n"
+        "print(sum(t in redact(f'call with {t} failed') for t in tokens))\n"
+        "mask_token('odd-token-0123456789abcdef')\n"
+        "print(len(_secrets_masker().patterns) - before, redact('x odd-token-0123456789abcdef y'))\n"
+        "print(redact('IGAA is a prefix, not a token'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    added, leaked, odd, prose = done.stdout.strip().splitlines()
+    assert added == "1", "900 tokens, one pattern"
+    assert leaked == "0", "every token is masked"
+    assert odd == "2 x *** y", "a token of another shape is registered by itself"
+    assert prose == "IGAA is a prefix, not a token"
+
+
 def test_masking_outside_airflow_is_a_no_op() -> None:
     probe = ("from instagram_graph.masking import mask_secret; import sys; mask_secret('x'); "
              "print('airflow' in sys.modules)")

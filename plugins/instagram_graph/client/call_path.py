@@ -213,5 +213,8 @@ class GraphApiClient:
                     retry_after=wait,
                     account_id=account_id,
                 )
-            self.log.info("Account %s waits %.2fs: %s", account_id, wait, reason)
+            # Pacing (a messaging window of about a second) is the normal course of a
+            # conversations sync, ten times per account: not worth an INFO line each.
+            paced = budgets.waits_inline(budget, admission)
+            (self.log.debug if paced else self.log.info)("Account %s waits %.2fs: %s", account_id, wait, reason)
             time.sleep(wait)

@@ -10,7 +10,7 @@ from instagram_graph.errors import TokenError, TokenExpiredError
 
 if TYPE_CHECKING:
     from airflow.sdk.types import Logger  # the task log (self.log of a hook)
-from instagram_graph.masking import mask_secret
+from instagram_graph.masking import mask_token
 
 
 class AccountTokens:
@@ -57,7 +57,7 @@ class AccountTokens:
         if cached is None or _expired(cached):
             cached = self.store.get(account_id)  # raises TokenExpiredError when expired
             self._cached[account_id] = cached
-            mask_secret(cached.token)
+            mask_token(cached.token)
         return str(cached.token)
 
     def refused(self, account_id: str, error: TokenError) -> None:

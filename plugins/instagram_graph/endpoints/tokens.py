@@ -6,7 +6,7 @@ from typing import cast
 
 from instagram_graph.client import QueryTokenAuth
 from instagram_graph.endpoints.base import EndpointGroup
-from instagram_graph.masking import mask_secret
+from instagram_graph.masking import mask_token
 from instagram_graph.models import RefreshedToken
 
 
@@ -29,7 +29,7 @@ class TokenEndpoints(EndpointGroup):
         )
         token = payload.get("access_token")
         if token:
-            mask_secret(token)
+            mask_token(token)
         return cast(RefreshedToken, payload)
 
     def revoke(self, account_id: str) -> bool:
