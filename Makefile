@@ -15,7 +15,7 @@ export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 
-.PHONY: install services lint test coverage-report sim bench demo airflow airflow-stop clean
+.PHONY: install services lint test coverage-report sim bench bench-scale bench-scale-10k demo airflow airflow-stop clean
 
 install: $(STAMP)
 
@@ -61,6 +61,16 @@ sim: install
 bench: install services
 	@$(BYTECODE)
 	@for b in bench/bench_limiter.py bench/bench_hook.py bench/bench_load.py bench/bench_quota.py; do echo "== $$b"; AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/python $$b || exit 1; done
+
+# Airflow's own CPU beside the sync work on a real Airflow (issue 14; tens of minutes): 100 and
+# 1,000 accounts, sharded and one task per account. bench-scale-10k: 10,000 accounts, sharded.
+bench-scale: install services
+	@$(BYTECODE)
+	$(BIN)/python bench/bench_scale.py --accounts 100,1000 --per-account 100,1000
+
+bench-scale-10k: install services
+	@$(BYTECODE)
+	$(BIN)/python bench/bench_scale.py --accounts 10000 --per-account ''
 
 demo: install services
 	$(BIN)/python scripts/demo.py
