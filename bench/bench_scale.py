@@ -163,13 +163,21 @@ class Figures:
     breakdown: dict[str, float] = field(default_factory=dict)
     wall: float = 0.0
     calls: int = 0
-    answered: int = 0  # calls answered 200; the rest were refused (Meta's pacing) and asked again
+    answered: int = 0  # calls answered 200
+    errors: dict[str, int] = field(default_factory=dict)  # the others, by HTTP status
     rows: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
     def row_total(self) -> int:
         return sum(self.rows.values())
+
+
+def _count_calls(figures: Figures, sim: SimulatorProcess) -> None:
+    counts = sim.request_counts()
+    figures.calls = int(counts["total"])
+    figures.answered = int(counts["by_status"].get("200", 0))
+    figures.errors = {status: n for status, n in sorted(counts["by_status"].items()) if status != "200"}
 
 
 def count_rows(dsn: str) -> dict[str, int]:
@@ -239,7 +247,7 @@ def run_deployment(settings: Any, accounts_per_task: int, road: str, timeout: fl
     figures.breakdown = {name: cpu for name, cpu in spent.items() if name != "self"}
     figures.services = spent["postgres"] + spent["redis"]
     figures.cpu = sum(cpu for name, cpu in figures.breakdown.items() if name != "scheduler loop")
-    figures.calls, figures.answered = sim.request_count(), sim.request_count(status=200)
+    _count_calls(figures, sim)
     for dag_id, run_id in runs.items():
         listed = api.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1})
         figures.task_instances += int(listed["total_entries"])
@@ -290,7 +298,7 @@ def run_direct(settings: Any, threads: int) -> Figures:
     figures.breakdown = {name: spent[name] for name in ("self", "postgres", "redis")}
     figures.services = spent["postgres"] + spent["redis"]
     figures.cpu = spent["self"] + figures.services
-    figures.calls, figures.answered = sim.request_count(), sim.request_count(status=200)
+    _count_calls(figures, sim)
     figures.rows = count_rows(dsn)
     parent.close()
     store.close()
@@ -330,7 +338,8 @@ def line(figures: Figures, direct: Figures | None) -> str:
     if direct is None:
         text += (f"task instances {figures.task_instances:,}, CPU s {figures.cpu:.1f} "
                  f"(Postgres and Redis {figures.services:.1f}), wall s {figures.wall:.0f}, "
-                 f"calls {figures.calls:,} ({figures.answered:,} answered), rows {figures.row_total:,}; "
+                 f"calls {figures.calls:,} (errors by HTTP status {json.dumps(figures.errors)}), "
+                 f"rows {figures.row_total:,}; "
                  "CPU s by process tree: "
                  + ", ".join(f"{name} {cpu:.1f}" for name, cpu in figures.breakdown.items()))
     else:
@@ -339,8 +348,8 @@ def line(figures: Figures, direct: Figures | None) -> str:
                  f"sync work CPU s {direct.cpu:.1f}, Airflow's own CPU s {own:.1f}, "
                  f"overhead {own / direct.cpu:.0%}, wall s {figures.wall:.0f}, "
                  f"calls {figures.calls:,}, rows {figures.row_total:,}")
-        if figures.calls != figures.answered:
-            text += f" ({figures.calls - figures.answered:,} calls refused by Meta's pacing and asked again)"
+        if figures.errors:  # refusals the streams expect (story insights...) and throttles asked again
+            text += f" (calls answered with an error, by HTTP status: {json.dumps(figures.errors)})"
     if figures.problems:
         text += f"  PROBLEMS: {'; '.join(figures.problems)}"
     return text

@@ -174,8 +174,12 @@ class SimulatorProcess:
     def request_count(self, status: int | None = None) -> int:
         """Calls since the log was last cleared, however many that is (``status``: only those
         answered with it)."""
-        counts = self._call("GET", "/requests/count")
+        counts = self.request_counts()
         return int(counts["total"] if status is None else counts["by_status"].get(str(status), 0))
+
+    def request_counts(self) -> dict[str, Any]:
+        """``{"total": calls, "by_status": {"200": n, "400": n, ..., "dropped": n}}`` since the last clear."""
+        return dict(self._call("GET", "/requests/count"))
 
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")

@@ -4,6 +4,7 @@ what synced and what only the account's owner can fix."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -98,6 +99,27 @@ def test_accounts_run_on_several_threads_each_with_its_own_counts(conn, schema, 
         loaded = {r[0] for r in warehouse("SELECT media_id FROM instagram.media WHERE account_id = %s",
                                           (outcome.account_id,))}
         assert loaded == truth
+
+
+def test_a_big_fleet_logs_progress_and_failures_not_a_line_per_account(
+    conn, schema, sim, make_hook, caplog, monkeypatch
+) -> None:
+    from instagram_graph.sync import fleet as fleet_module
+
+    monkeypatch.setattr(fleet_module, "LOG_EACH_ACCOUNT_UP_TO", 2)  # three accounts count as "many"
+    refused, *others = (a["id"] for a in sim.accounts())
+    sim.set_token(refused, expires_at=int(time.time()) - 60)
+    now = datetime.now(UTC)
+    caplog.set_level(logging.INFO, logger="instagram_graph.sync.fleet")
+    Fleet("profile", make_hook=make_hook, connect=lambda: psycopg2.connect(schema), context={"run_id": "logs"},
+          interval=(now - timedelta(hours=1), now), threads=1).run(accounts_in(conn, shards_of_enabled_accounts(conn, 50)[0]))
+    lines = [r.getMessage() for r in caplog.records if r.name == "instagram_graph.sync.fleet"]
+    assert not any(f"Account {a}, stream profile: 1 calls" in line for line in lines for a in others), (
+        "no line per synced account"
+    )
+    assert any(line.startswith(f"Account {refused}, stream profile: TokenExpiredError") for line in lines)
+    assert lines[-1] == "Stream profile: 3 of 3 accounts done (1 refused, 2 synced)"
+    assert len([line for line in lines if line.startswith("Stream profile:")]) == 3, "one per tenth (here: each)"
 
 
 @pytest.fixture

@@ -188,7 +188,7 @@ class GraphApiClient:
             elif isinstance(error, TokenError):
                 self.tokens.refused(account_id, error)
             if not response.ok:
-                self.log.info("%s for account %s failed: %s", label, account_id, type(error).__name__)
+                self.log.debug("%s for account %s failed: %s", label, account_id, type(error).__name__)
             raise
 
     def _wait_for_slot(self, account_id: str, budget: Budget) -> None:

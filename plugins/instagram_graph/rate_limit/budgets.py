@@ -18,9 +18,9 @@ SEND_CALLS_PER_SECOND = 100.0
 # differ by the request's trip, which varies (a busy worker, a slow connect). Each
 # messaging window is this much longer than the pace asks, so two calls admitted a
 # window apart still arrive more than a second apart. 0.1 s was not enough on a busy
-# worker: a shard task running 64 threads on a saturated machine had 6 % of its
-# conversations calls refused (each costing a 10 s pause of the account); 0.25 s keeps
-# each account at 1.6 calls a second.
+# worker: shard tasks running 64 threads each on a saturated 2-core machine had about 1 %
+# of their conversations calls refused (60 to 110 of 11,000; each pauses the account for
+# 10 s); with 0.25 s, a handful. Each account still reads 1.6 times a second.
 ARRIVAL_MARGIN_SECONDS = 0.25
 # How long to pause when Meta throttles without saying for how long.
 PLATFORM_THROTTLE_PAUSE = 300.0  # the platform window is an hour or a day
