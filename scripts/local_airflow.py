@@ -126,6 +126,10 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": executor,
+        # The LocalExecutor forks this many workers at once, and each pays start-up costs on its
+        # first task (imports, an SSL context): 32 (the default) is more than a machine of a few
+        # cores runs at once. Graph API tasks are bounded by their pool (8 slots) anyway.
+        "AIRFLOW__CORE__PARALLELISM": "16",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.dsn(settings.metadata_db).replace(
             "postgresql://", "postgresql+psycopg2://", 1
         ),

@@ -9,7 +9,7 @@ from instagram_graph.shards import Shard, plan, shard_from_arg, shard_size
 
 @pytest.mark.parametrize(
     ("accounts", "size", "tasks"),
-    [(1, 1, 1), (16, 1, 16), (17, 256, 1), (100, 256, 1), (1_000, 256, 4), (1_024, 256, 4), (8_192, 256, 32),
+    [(1, 1, 1), (16, 1, 16), (17, 512, 1), (100, 512, 1), (1_000, 512, 2), (1_024, 512, 2), (16_384, 512, 32),
      (10_000, 512, 20), (100_000, 4096, 25)],
 )
 def test_automatic_shards_one_task_per_account_when_few_and_a_few_dozen_big_shards_at_most(

@@ -42,7 +42,7 @@ DEFAULT_THREADS = 32
 DEFAULT_CONNECTIONS = 4
 # Streams whose calls Meta paces per account (conversations: 2 a second): their threads
 # mostly sleep, so more of them keep a shard's wall time down at no CPU cost.
-THREADS_BY_STREAM = {"conversations": 64}
+THREADS_BY_STREAM = {"conversations": 128}
 
 
 # Each account's result is an INFO line of the task log up to this many accounts; beyond,
