@@ -17,6 +17,9 @@ from instagram_graph.rate_limit.usage import UsageThrottle
 from instagram_graph.settings import GraphApiSettings
 from instagram_graph.warehouse_link import WarehouseLink
 
+MAX_CONNECTIONS = 32  # per client, i.e. per task process
+POOL_WAIT_SECONDS = 5  # a thread waits this long for a free connection, then the call fails closed
+
 
 def redis_from_connection(conn: Any) -> redis.Redis:
     """A client for an Airflow Redis connection (``instagram_redis``).
@@ -24,19 +27,28 @@ def redis_from_connection(conn: Any) -> redis.Redis:
     Built here rather than by RedisHook, which ignores the database number in a URI
     (``redis://host:6379/2``) and would silently share database 0 with everything else.
     Short socket timeouts: an unreachable Redis must fail the call fast (closed), not hang.
+
+    One client serves every thread of a shard task (up to 128): a blocking pool of
+    :data:`MAX_CONNECTIONS` lets a thread wait a moment for a free connection (a round trip
+    takes well under a millisecond) where redis-py's default pool of 100 raised "Too many
+    connections" and failed the account.
     """
     extra = conn.extra_dejson
     db = extra.get("db", conn.schema or 0)
-    return redis.Redis(
+    ssl = bool(extra.get("ssl", False))
+    pool = redis.BlockingConnectionPool(
+        connection_class=redis.SSLConnection if ssl else redis.Connection,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_SECONDS,
         host=conn.host or "127.0.0.1",
         port=conn.port or 6379,
         db=int(db),
         username=conn.login or None,
         password=conn.password or None,
-        ssl=bool(extra.get("ssl", False)),
         socket_timeout=5,
         socket_connect_timeout=5,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 def platform_limiter(client: redis.Redis, settings: GraphApiSettings, warehouse: WarehouseLink) -> RedisRateLimiter:
