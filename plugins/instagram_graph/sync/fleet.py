@@ -189,14 +189,14 @@ class Fleet:
                         exc.retry_after)
             return AccountOutcome(account_id, THROTTLED, retry_after=float(exc.retry_after))
         except (TokenError, PermissionDeniedError, PolicyBlockedError) as exc:
-            attempt.failed(exc, calls=worker.hook.calls_made - calls_before, conn=self._record_conn(worker))
+            attempt.failed(exc, calls=worker.hook.calls_made - calls_before, conn=worker.conn)
             advice = advice_for(exc, account_id=account_id)
             log.error("Account %s, stream %s: %s: %s. %s", account_id, self.stream, type(exc).__name__, exc, advice)
             return AccountOutcome(account_id, REFUSED, error=type(exc).__name__, advice=advice)
         except Exception as exc:
             return self._failed(worker, attempt, exc, calls_before)
         summary = result.as_dict()
-        attempt.succeeded(summary, conn=self._record_conn(worker))
+        attempt.succeeded(summary, conn=worker.conn)
         log.log(
             logging.INFO if self._total <= LOG_EACH_ACCOUNT_UP_TO else logging.DEBUG,
             "Account %s, stream %s: %d calls, rows written %s%s",
@@ -211,12 +211,7 @@ class Fleet:
     def _failed(self, worker: _Worker, attempt: SyncAttempt, exc: Exception, calls_before: int) -> AccountOutcome:
         if isinstance(exc, db.WarehouseConnectionLost):
             worker.drop_warehouse()
-        attempt.failed(exc, calls=worker.hook.calls_made - calls_before, conn=self._record_conn(worker))
+        attempt.failed(exc, calls=worker.hook.calls_made - calls_before, conn=worker.conn)
         advice = advice_for(exc, account_id=attempt.account_id)
         log.error("Account %s, stream %s: %s: %s", attempt.account_id, self.stream, type(exc).__name__, exc)
         return AccountOutcome(attempt.account_id, FAILED, error=type(exc).__name__, advice=advice)
-
-    @staticmethod
-    def _record_conn(worker: _Worker) -> Any:
-        """The worker's connection for the record."""
-        return worker.warehouse()
