@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .app import create_app
+from .catalog import LOGIN_CHOICES, LOGIN_INSTAGRAM
 from .config import EXPANDED_INSIGHTS_WEIGHTS, THROTTLE_CODES, SimConfig
 from .server import serve
 
@@ -25,6 +26,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--throttle-code", type=int, choices=THROTTLE_CODES, default=80002)
     parser.add_argument("--publish-quota", type=int, default=50, help="published posts per rolling 24 h")
     parser.add_argument("--app-secret", default=None, help="for appsecret_proof (default: derived from the seed)")
+    parser.add_argument("--login", choices=LOGIN_CHOICES, default=LOGIN_INSTAGRAM,
+                        help="Instagram Login accounts (graph.instagram.com), Facebook Login accounts "
+                             "(graph.facebook.com, served under /facebook) or both, every second one Facebook")
+    parser.add_argument("--facebook-app-secret", default=None,
+                        help="the Facebook app's secret (fb_exchange_token, proofs; default: derived from the seed)")
     parser.add_argument("--insights-page-limit", type=int, default=50,
                         help="largest page that may expand insights.metric(..) (larger: error 1, HTTP 500)")
     parser.add_argument("--expanded-insights-weight", choices=EXPANDED_INSIGHTS_WEIGHTS, default="call",
@@ -42,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             pre_business_share=args.pre_business_share,
             container_finish_seconds=args.container_finish_seconds, calls_per_hour=args.calls_per_hour,
             throttle_code=args.throttle_code, publish_quota=args.publish_quota, app_secret=args.app_secret,
+            login=args.login, facebook_app_secret=args.facebook_app_secret,
             insights_page_limit=args.insights_page_limit, expanded_insights_weight=args.expanded_insights_weight,
         )
     except ValueError as exc:
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = create_app(config)
     print(f"Graph API simulator on http://{args.host}:{args.port} ({config.accounts} accounts, "
-          f"{config.media_per_account} media each, seed {config.seed})", flush=True)
+          f"{config.media_per_account} media each, seed {config.seed}, login {config.login})", flush=True)
     serve(app, args.host, args.port, args.log_level)
     return 0
 

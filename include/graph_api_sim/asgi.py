@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from . import catalog
-from .call import GraphRequest
+from .call import FACEBOOK_PATH, GraphRequest
 from .graph import GraphApi, split_version
 
 DROP_EXTENSION = "graph_api_sim.drop_connection"
@@ -62,14 +62,17 @@ def build_request(scope: Scope, body: bytes) -> GraphRequest:
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
-    version, path = split_version(scope["path"])
+    raw_path, login, prefix = scope["path"], catalog.LOGIN_INSTAGRAM, ""
+    if raw_path == FACEBOOK_PATH or raw_path.startswith(FACEBOOK_PATH + "/"):
+        raw_path, login, prefix = raw_path[len(FACEBOOK_PATH):], catalog.LOGIN_FACEBOOK, FACEBOOK_PATH
+    version, path = split_version(raw_path)
     query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
     params: dict[str, Any] = dict(query)
     if body:
         params.update(parse_body(body, content_type))
     return GraphRequest(
         method=scope["method"], path=path, version=version, query=query, params=params,
-        base_url=f"{scope.get('scheme', 'http')}://{host}", authorization=authorization or None,
+        base_url=f"{scope.get('scheme', 'http')}://{host}{prefix}", authorization=authorization or None, host=login,
     )
 
 

@@ -6,11 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from . import catalog
 from .fields import FieldSpec, parse_fields
 from .params import split_list
 from .simulator import Simulator
 from .tokens import Token
 from .world import Account
+
+# graph.facebook.com (Instagram API with Facebook Login) is served under this path of the
+# simulator's address; every other path is graph.instagram.com.
+FACEBOOK_PATH = "/facebook"
 
 
 @dataclass
@@ -20,8 +25,9 @@ class GraphRequest:
     version: str | None  # "v24.0", or None for unversioned calls
     query: list[tuple[str, str]]  # in request order, to rebuild paging URLs
     params: dict[str, Any]  # query, form and JSON body merged (the body wins)
-    base_url: str  # scheme://host[:port] as the client addressed us
+    base_url: str  # scheme://host[:port] as the client addressed us (plus /facebook for that host)
     authorization: str | None = None
+    host: str = catalog.LOGIN_INSTAGRAM  # which Graph API host was called: "instagram" or "facebook"
 
     @property
     def token_value(self) -> str | None:
@@ -48,11 +54,17 @@ class Call:
     sim: Simulator
     request: GraphRequest
     token: Token
-    account: Account
+    account: Account | None  # the Instagram account the call is about (None: the Facebook user's own calls)
     node: Any  # the object named in the path (the account for /me)
     edge: str | None
     route: Any = None  # graph.Route that answers the call
     insights_media: int = 0  # media whose insights the answer holds (fields=insights.metric(..))
+
+    @property
+    def owner(self) -> Account:
+        """The Instagram account the call is about (routing made sure there is one)."""
+        assert self.account is not None, "routed to an Instagram account's handler without one"
+        return self.account
 
     @property
     def params(self) -> dict[str, Any]:

@@ -15,6 +15,21 @@ NEWEST_VERSION = 26
 OLDEST_VERSION = 21  # versions live about two years; older ones answer error 2635
 DEFAULT_VERSION = "v24.0"  # reported for unversioned calls
 
+# --- logins ---------------------------------------------------------------------------
+# Instagram API with Instagram Login (graph.instagram.com) or with Facebook Login
+# (graph.facebook.com, through the account's Facebook Page).
+
+LOGIN_INSTAGRAM, LOGIN_FACEBOOK = "instagram", "facebook"
+LOGIN_CHOICES = (LOGIN_INSTAGRAM, LOGIN_FACEBOOK, "both")  # "both": every second account uses Facebook Login
+
+
+def login_of(choice: str, index: int) -> str:
+    """The login of the account at ``index`` in a world made with ``--login choice``."""
+    if choice == "both":
+        return LOGIN_FACEBOOK if index % 2 else LOGIN_INSTAGRAM
+    return choice
+
+
 # --- time -------------------------------------------------------------------------------
 
 HOUR = 3600
@@ -46,6 +61,9 @@ MESSAGING_WINDOW_SECONDS = DAY
 HUMAN_AGENT_WINDOW_SECONDS = 7 * DAY
 TOKEN_LIFETIME_SECONDS = 60 * DAY
 TOKEN_MIN_AGE_FOR_REFRESH = DAY
+# Facebook Login: the user token from the login dialog lives about two hours; exchanged
+# (fb_exchange_token) it lives 60 days; Page tokens made from a long-lived user token never expire.
+SHORT_LIVED_USER_TOKEN_SECONDS = 2 * HOUR
 USAGE_WINDOW_SECONDS = HOUR
 
 # --- permissions ------------------------------------------------------------------------
@@ -56,12 +74,22 @@ MANAGE_MESSAGES = "instagram_business_manage_messages"
 MANAGE_COMMENTS = "instagram_business_manage_comments"
 MANAGE_INSIGHTS = "instagram_business_manage_insights"
 ALL_PERMISSIONS = (BASIC, CONTENT_PUBLISH, MANAGE_MESSAGES, MANAGE_COMMENTS, MANAGE_INSIGHTS)
+# The same permissions under Facebook Login (what Meta lists for a Page-linked account).
+FACEBOOK_PERMISSION_NAMES = {
+    BASIC: "instagram_basic",
+    CONTENT_PUBLISH: "instagram_content_publish",
+    MANAGE_MESSAGES: "instagram_manage_messages",
+    MANAGE_COMMENTS: "instagram_manage_comments",
+    MANAGE_INSIGHTS: "instagram_manage_insights",
+}
 # Missing one of these answers code 200 ("requires ... permission"); others answer code 10.
 PERMISSIONS_DENIED_WITH_200 = frozenset({CONTENT_PUBLISH, MANAGE_MESSAGES, MANAGE_COMMENTS})
 
 # --- nodes and fields -------------------------------------------------------------------
 
 NODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "FacebookUser": ("id", "name"),
+    "Page": ("id", "name", "category", "access_token", "instagram_business_account"),
     "IGUser": (
         "id", "user_id", "username", "name", "account_type", "biography", "website",
         "profile_picture_url", "followers_count", "follows_count", "media_count", "ig_id",
@@ -82,6 +110,8 @@ NODE_FIELDS: dict[str, tuple[str, ...]] = {
 
 # Edges (also expandable as a field: ``children{id,media_url}``) -> the node type they list.
 NODE_EDGES: dict[str, dict[str, str]] = {
+    "FacebookUser": {"accounts": "Page"},
+    "Page": {},
     "IGUser": {"media": "IGMedia", "stories": "IGMedia", "tags": "IGMedia", "conversations": "IGConversation"},
     "IGMedia": {"children": "IGMedia", "comments": "IGComment"},
     "IGComment": {"replies": "IGComment"},
@@ -93,6 +123,7 @@ NODE_EDGES: dict[str, dict[str, str]] = {
 
 # Fields whose value is another node, so they take a sub-selection: ``owner{username}``.
 NODE_REFERENCES: dict[tuple[str, str], str] = {
+    ("Page", "instagram_business_account"): "IGUser",
     ("IGMedia", "owner"): "IGUser",
     ("IGComment", "media"): "IGMedia",
     ("IGMedia", "insights"): "InsightsResult",
@@ -106,6 +137,8 @@ INSIGHTS_FIELD_MODIFIERS = ("metric", "period")
 
 # Fields returned when the request names none (Meta returns just the id for most nodes).
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "FacebookUser": ("id", "name"),
+    "Page": ("id", "name"),
     "IGUser": ("id",),
     "IGMedia": ("id",),
     "IGComment": ("timestamp", "text", "id"),

@@ -35,6 +35,9 @@ class SimConfig:
     throttle_code: int = 80002
     publish_quota: int = 50
     app_secret: str | None = None  # None: derived from the seed
+    # Which login each account uses: "instagram", "facebook" or "both" (every second account: Facebook).
+    login: str = catalog.LOGIN_INSTAGRAM
+    facebook_app_secret: str | None = None  # the Facebook app's, for fb_exchange_token and its proofs
     usage_headers: bool = True
     # product type -> media metrics Meta refuses for it on this run (e.g. {"REELS": ["reels_skip_rate"]})
     refused_media_metrics: Mapping[str, list[str]] = field(default_factory=dict)
@@ -49,6 +52,8 @@ class SimConfig:
             raise ValueError("accounts must be at least 1")
         if self.media_per_account < 0:
             raise ValueError("media_per_account must not be negative")
+        if self.login not in catalog.LOGIN_CHOICES:
+            raise ValueError(f"login must be one of {', '.join(catalog.LOGIN_CHOICES)}")
         if self.pre_business_share is not None and not 0 <= self.pre_business_share < 1:
             raise ValueError("pre_business_share must be at least 0 and below 1")
         Settings.validate(
@@ -73,6 +78,8 @@ class Settings:
     container_finish_seconds: float
     publish_quota: int
     app_secret: str
+    facebook_app_id: str
+    facebook_app_secret: str
     usage_headers: bool
     refused_media_metrics: dict[str, list[str]]
     conversations_calls_per_second: int
@@ -82,13 +89,16 @@ class Settings:
     expanded_insights_weight: str
 
     @classmethod
-    def from_config(cls, config: SimConfig, app_secret: str) -> Settings:
+    def from_config(cls, config: SimConfig, app_secret: str, facebook_app_id: str,
+                    facebook_app_secret: str) -> Settings:
         return cls(
             calls_per_hour=config.calls_per_hour,
             throttle_code=config.throttle_code,
             container_finish_seconds=config.container_finish_seconds,
             publish_quota=config.publish_quota,
             app_secret=app_secret,
+            facebook_app_id=facebook_app_id,
+            facebook_app_secret=facebook_app_secret,
             usage_headers=config.usage_headers,
             refused_media_metrics=copy.deepcopy(dict(config.refused_media_metrics)),
             conversations_calls_per_second=config.conversations_calls_per_second,
@@ -113,8 +123,9 @@ class Settings:
             raise ValueError("container_finish_seconds must not be negative")
         if "publish_quota" in changes and int(changes["publish_quota"]) < 0:
             raise ValueError("publish_quota must not be negative")
-        if "app_secret" in changes and not changes["app_secret"]:
-            raise ValueError("app_secret must not be empty")
+        for name in ("app_secret", "facebook_app_id", "facebook_app_secret"):
+            if name in changes and not changes[name]:
+                raise ValueError(f"{name} must not be empty")
         for name in ("conversations_calls_per_second", "send_calls_per_second"):
             if name in changes and int(changes[name]) < 0:
                 raise ValueError(f"{name} must not be negative (0 = unlimited)")

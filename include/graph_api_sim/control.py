@@ -46,6 +46,8 @@ class ConfigPatch(BaseModel):
     container_finish_seconds: float | None = None
     publish_quota: int | None = None
     app_secret: str | None = None
+    facebook_app_id: str | None = None
+    facebook_app_secret: str | None = None
     usage_headers: bool | None = None
     refused_media_metrics: dict[str, list[str]] | None = Field(
         None, description='product type (FEED, REELS, STORY) -> media metrics refused for it, e.g. '
@@ -115,6 +117,22 @@ def control_router(sim: Simulator) -> APIRouter:
         return [{"id": account.id, "username": account.username, "name": account.name,
                  "followers_count": account.followers_count, **sim.tokens.describe(account.id)}
                 for account in sim.world.accounts]
+
+    @router.get("/facebook_user")
+    async def facebook_user() -> dict[str, Any]:
+        """The person behind the Facebook Login accounts: the token the login dialog gave it
+        (short-lived: what ``instagram-graph accounts discover`` starts from) and its Pages."""
+        user, tokens = sim.world.facebook_user, sim.tokens
+        if user is None or tokens.user_token is None or tokens.long_lived_user_token is None:
+            raise HTTPException(404, "no Facebook Login accounts: start the simulator with --login facebook or both")
+        return {
+            "id": user.id, "name": user.name, "token": tokens.user_token.value,
+            "token_expires_at": int(tokens.user_token.expires_at),
+            "long_lived_token": tokens.long_lived_user_token.value,
+            "app_id": sim.settings.facebook_app_id,
+            "pages": [{"id": page.id, "name": page.name, "instagram_account_id": page.ig_account_id}
+                      for page in user.pages],
+        }
 
     @router.get("/config")
     async def get_config() -> dict[str, Any]:

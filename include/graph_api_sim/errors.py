@@ -55,6 +55,9 @@ ERRORS: dict[str, ErrorSpec] = {
                                    type=IG_API),
     "grant_type_invalid": ErrorSpec(100, "(#100) Unsupported grant_type: expected {expected}", type=IG_API),
     "client_secret_invalid": ErrorSpec(101, "Error validating client secret."),
+    "client_id_invalid": ErrorSpec(101, "Error validating application. Invalid application ID."),
+    # Facebook Login: Page-scoped calls (the Page's inbox, sending as the Page) with a user token.
+    "page_token_required": ErrorSpec(210, "(#210) A page access token is required to request this resource."),
     # --- permissions ----------------------------------------------------------------
     "permission_denied": ErrorSpec(10, "(#10) Application does not have permission for this action",
                                    http_status=403),

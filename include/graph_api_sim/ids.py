@@ -63,8 +63,8 @@ class IdFactory:
                 self._issued.add(candidate)
                 return candidate
 
-    def token(self) -> str:
-        return f"{TOKEN_PREFIX}{self._rng.getrandbits(128):032x}"
+    def token(self, prefix: str = TOKEN_PREFIX) -> str:
+        return f"{prefix}{self._rng.getrandbits(128):032x}"
 
     def shortcode(self) -> str:
         return shortcode(self._rng)

@@ -33,12 +33,16 @@ class Simulator:
         self.config = config
         self.world = World(config, time.time() if started_at is None else started_at)
         self.default_app_secret = config.app_secret or f"{stable_int(config.seed, 'app-secret'):032x}"
+        self.facebook_app_id = str(10**14 + stable_int(config.seed, "facebook-app-id") % (9 * 10**14))
+        self.default_facebook_app_secret = (config.facebook_app_secret
+                                            or f"{stable_int(config.seed, 'facebook-app-secret'):032x}")
         self.reset()
 
     def reset(self) -> None:
         seed = self.config.seed
         self.clock = SimClock()
-        self.settings = Settings.from_config(self.config, self.default_app_secret)
+        self.settings = Settings.from_config(self.config, self.default_app_secret, self.facebook_app_id,
+                                             self.default_facebook_app_secret)
         self.runtime_nodes = RuntimeNodes()
         self.ids = IdFactory(f"{seed}:runtime", taken=self.exists)
         self.tokens = TokenBook(self.world, self.clock, self.ids)

@@ -145,6 +145,10 @@ class SimulatorProcess:
     def accounts(self) -> list[dict[str, Any]]:
         return self._call("GET", "/accounts")
 
+    def facebook_user(self) -> dict[str, Any]:
+        """The Facebook user of the Facebook Login accounts (its short-lived token, its Pages)."""
+        return self._call("GET", "/facebook_user")
+
     def register_accounts(self, store: Any) -> list[dict[str, Any]]:
         """Put every account's token, expiry and scopes into ``store`` (a TokenStore); return the accounts.
 

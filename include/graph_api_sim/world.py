@@ -39,6 +39,10 @@ DM_USER_TEXTS = ("Hi! Is this still available?", "Do you ship to Berlin?", "What
 DM_BUSINESS_TEXTS = ("Hi! Yes it is 😊", "We ship worldwide", "We're open 9-6 every day", "Sure, tell us more",
                      "So happy to hear that!", "Use WELCOME10 for 10% off")
 
+PAGE_CATEGORIES = ("Shopping & retail", "Local business", "Brand", "Bakery", "Clothing store", "Artist")
+# Pages of the Facebook user with no Instagram account linked: discovery lists them and registers none.
+PAGES_WITHOUT_INSTAGRAM = ("Sam's Garage Sale", "Neighbourhood Book Club")
+
 COMMENT_ID_BASE = 18_300_000_000_000_000
 COMMENT_SLOTS = 10_000  # per media: top-level k < 100, reply r of top j at 100 + 99*j + r
 MAX_TOP_COMMENTS = 100
@@ -135,10 +139,40 @@ class Account:
     token: str
     token_issued_at: int
     account_type: str = "BUSINESS"
+    # How the business reaches this account: "instagram" (Instagram Login: graph.instagram.com,
+    # an Instagram user token) or "facebook" (Facebook Login: graph.facebook.com, through its Page).
+    login: str = catalog.LOGIN_INSTAGRAM
+    page_id: str | None = None  # Facebook Login: the Page the account hangs off
     feed: list[Media] = field(default_factory=list)  # newest first
     feed_index: dict[str, int] = field(default_factory=dict)
     stories: list[Media] = field(default_factory=list)  # newest first
     conversations: list[Conversation] = field(default_factory=list)
+
+    @property
+    def owner_id(self) -> str:
+        return self.id
+
+
+@dataclass(slots=True, eq=False)
+class Page:
+    """A Facebook Page of the Facebook user; ``ig_account_id`` is its Instagram business account, if any."""
+
+    node_type: ClassVar[str] = "Page"
+    id: str
+    name: str
+    category: str
+    owner_id: str  # the Facebook user who manages the Page
+    ig_account_id: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class FacebookUser:
+    """The person who logged in with Facebook and manages the Pages (one per world)."""
+
+    node_type: ClassVar[str] = "FacebookUser"
+    id: str
+    name: str
+    pages: list[Page] = field(default_factory=list)
 
     @property
     def owner_id(self) -> str:
@@ -159,7 +193,9 @@ class World:
         self.conversations_by_user: dict[tuple[str, str], Conversation] = {}
         self.comment_base = COMMENT_ID_BASE + stable_int(self.seed, "comments") % 10**5 * 10**10
         self._comment_threads: dict[str, list[Comment]] = {}
+        self.facebook_user: FacebookUser | None = None
         self._generate()
+        self._connect_facebook_pages()
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -214,6 +250,36 @@ class World:
             account.feed_index = {media.id: i for i, media in enumerate(account.feed)}
             account.stories = self._make_stories(rng, ids, account)
             account.conversations = self._make_conversations(rng, ids, account)
+
+    def _connect_facebook_pages(self) -> None:
+        """Give the Facebook Login accounts their Pages, managed by one Facebook user, plus Pages
+        without an Instagram account (which discovery must skip).
+
+        Own RNG and ids, so the Instagram world is the same whichever login the accounts use.
+        """
+        facebook = [account for account in self.accounts if catalog.login_of(self.config.login, account.index)
+                    == catalog.LOGIN_FACEBOOK]
+        if not facebook:
+            return
+        rng = random.Random(f"graph-api-sim:{self.seed}:facebook")
+        ids = IdFactory(f"{self.seed}:facebook", taken=lambda candidate: candidate in self.nodes)
+        user = FacebookUser(id=ids.numeric("1000", 15), name="Sam Admin")
+        self._register(user)
+        self.facebook_user = user
+        for account in facebook:
+            page = Page(id=ids.numeric("1091", 15), name=account.name, category=rng.choice(PAGE_CATEGORIES),
+                        owner_id=user.id, ig_account_id=account.id)
+            account.login, account.page_id = catalog.LOGIN_FACEBOOK, page.id
+            self._register(page)
+            user.pages.append(page)
+        for name in PAGES_WITHOUT_INSTAGRAM:
+            page = Page(id=ids.numeric("1091", 15), name=name, category=rng.choice(PAGE_CATEGORIES), owner_id=user.id)
+            self._register(page)
+            user.pages.insert(rng.randint(0, len(user.pages)), page)
+
+    def page(self, page_id: str) -> Page | None:
+        found = self.nodes.get(page_id)
+        return found if isinstance(found, Page) else None
 
     def _register(self, node: object) -> None:
         self.nodes[node.id] = node  # type: ignore[attr-defined]

@@ -160,7 +160,7 @@ def media_insights(call: Call) -> dict[str, Any]:
     names = call.list_param("metric")
     if not names:
         raise GraphError("missing_parameter", name="metric")
-    return {"data": media_insight_items(call.sim, call.account, call.node, names, call.params.get("breakdown"))}
+    return {"data": media_insight_items(call.sim, call.owner, call.node, names, call.params.get("breakdown"))}
 
 
 def media_insight_items(sim: Simulator, account: Account, media: Media, names: list[str],

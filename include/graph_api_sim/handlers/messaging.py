@@ -39,5 +39,5 @@ def send_message(call: Call) -> dict[str, Any]:
     if size > catalog.MESSAGE_MAX_BYTES:
         raise GraphError("message_too_long", limit=catalog.MESSAGE_MAX_BYTES, length=size)
     recipient_id = str(recipient["id"])
-    sent = call.sim.inbox.send(call.account, recipient_id, text, call.param("tag"))
+    sent = call.sim.inbox.send(call.owner, recipient_id, text, call.param("tag"))
     return {"recipient_id": recipient_id, "message_id": sent.id}

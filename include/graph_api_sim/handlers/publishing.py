@@ -39,7 +39,7 @@ def create_container(call: Call) -> dict[str, Any]:
     children: tuple[str, ...] = ()
     media_url = None
     if media_type == "CAROUSEL":
-        children = call.sim.publishing.check_children(call.account, _carousel_children(params.get("children")))
+        children = call.sim.publishing.check_children(call.owner, _carousel_children(params.get("children")))
     else:
         if url_param is None:
             raise GraphError("missing_parameter", name=" or ".join(kind.url_params))
@@ -55,7 +55,7 @@ def create_container(call: Call) -> dict[str, Any]:
         if hashtags > catalog.CAPTION_MAX_HASHTAGS:
             raise GraphError("too_many_hashtags", count=hashtags, limit=catalog.CAPTION_MAX_HASHTAGS)
     container = call.sim.publishing.create_container(
-        call.account, draft, media_url=media_url, children=children, caption=caption,
+        call.owner, draft, media_url=media_url, children=children, caption=caption,
         alt_text=_text(params.get("alt_text")), options=options,
     )
     return {"id": container.id}
@@ -78,7 +78,7 @@ def publish(call: Call) -> dict[str, Any]:
     creation_id = call.param("creation_id")
     if not creation_id:
         raise GraphError("missing_parameter", name="creation_id")
-    return {"id": call.sim.publishing.publish(call.account, creation_id).id}
+    return {"id": call.sim.publishing.publish(call.owner, creation_id).id}
 
 
 LIMIT_FIELDS = ("quota_usage", "config")
@@ -97,7 +97,7 @@ def publishing_limit(call: Call) -> dict[str, Any]:
         raise GraphError("invalid_parameter", detail="since must be a unix timestamp") from None
     entry: dict[str, Any] = {}
     if "quota_usage" in requested:
-        entry["quota_usage"] = call.sim.publishing.quota_usage(call.account.id, since_ts)
+        entry["quota_usage"] = call.sim.publishing.quota_usage(call.owner.id, since_ts)
     if "config" in requested:
         entry["config"] = {"quota_total": call.sim.settings.publish_quota,
                            "quota_duration": catalog.PUBLISH_QUOTA_DURATION}

@@ -65,8 +65,16 @@ COMPUTED_FIELDS: dict[str, dict[str, Getter]] = {
     },
 }
 
+COMPUTED_FIELDS["Page"] = {
+    # A Page's token is handed only to its manager (as /me/accounts does) or to itself.
+    "access_token": lambda call, page: call.sim.tokens.page_token_for(page.id, call.token),
+    "instagram_business_account": lambda call, page: (
+        call.sim.world.account(page.ig_account_id) if page.ig_account_id else None),
+}
+
 # What each edge lists, for both ``GET /{id}/{edge}`` and ``fields={edge}{...}``.
 EDGE_LISTINGS: dict[tuple[str, str], Callable[[Simulator, Any], Listing]] = {
+    ("FacebookUser", "accounts"): lambda sim, user: ItemListing("Page", user.pages),
     ("IGUser", "media"): lambda sim, user: sim.publishing.timeline(user),
     ("IGUser", "stories"): lambda sim, user: ItemListing("IGMedia", sim.publishing.live_stories(user)),
     ("IGUser", "tags"): lambda sim, user: ItemListing("IGMedia", ()),  # no tagged media in the seeded world
@@ -123,7 +131,7 @@ def _expand_edge(call: Call, node: Any, spec: FieldSpec) -> dict[str, Any]:
 def _expand_insights(call: Call, media: Any, spec: FieldSpec) -> dict[str, Any]:
     """``insights.metric(..)`` of one media: what ``GET /{media-id}/insights`` answers for those metrics,
     or its error, which fails the whole call (Meta gives no partial page)."""
-    data = media_insight_items(call.sim, call.account, media, insights_metrics(spec))
+    data = media_insight_items(call.sim, call.owner, media, insights_metrics(spec))
     if spec.subfields:
         wanted = {sub.name for sub in spec.subfields} | {"id"}
         data = [{key: value for key, value in item.items() if key in wanted} for item in data]
@@ -182,7 +190,7 @@ def charge_insights(call: Call) -> None:
     """With ``expanded_insights_weight`` "media", a call that expanded insights counts once per media
     whose insights it answered (at least once): the call itself was counted when it was admitted."""
     if call.insights_media and call.sim.settings.expanded_insights_weight == "media":
-        call.sim.usage.charge(call.account.id, call.insights_media - 1)
+        call.sim.usage.charge(call.owner.id, call.insights_media - 1)
 
 
 def with_paging(call: Call, data: list[dict[str, Any]], page: Page, *, path: str, params: dict[str, Any],

@@ -11,7 +11,7 @@ from ..errors import GraphError
 
 def revoke_permissions(call: Call) -> dict[str, Any]:
     """``DELETE /me/permissions``: the user withdraws the app; every token of the account dies."""
-    call.sim.tokens.revoke(call.account.id)
+    call.sim.tokens.revoke(call.owner.id)
     return {"success": True}
 
 
@@ -32,5 +32,5 @@ def exchange_token(call: Call) -> dict[str, Any]:
         raise GraphError("grant_type_invalid", expected="ig_exchange_token")
     if call.param("client_secret") != call.sim.settings.app_secret:
         raise GraphError("client_secret_invalid")
-    fresh = call.sim.tokens.issue(call.account.id)
+    fresh = call.sim.tokens.issue(call.owner.id)
     return {"access_token": fresh.value, "token_type": "bearer", "expires_in": catalog.TOKEN_LIFETIME_SECONDS}
