@@ -129,6 +129,8 @@ def control_router(sim: Simulator) -> APIRouter:
             "id": user.id, "name": user.name, "token": tokens.user_token.value,
             "token_expires_at": int(tokens.user_token.expires_at),
             "long_lived_token": tokens.long_lived_user_token.value,
+            "long_lived_token_issued_at": int(tokens.long_lived_user_token.issued_at),
+            "long_lived_token_expires_at": int(tokens.long_lived_user_token.expires_at),
             "app_id": sim.settings.facebook_app_id,
             "pages": [{"id": page.id, "name": page.name, "instagram_account_id": page.ig_account_id}
                       for page in user.pages],

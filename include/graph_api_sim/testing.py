@@ -40,6 +40,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def login_of(account: dict[str, Any]) -> dict[str, Any]:
+    """The ``TokenStore.put`` arguments that say how an account of ``/__sim__/accounts`` is reached."""
+    if account.get("login") == "facebook":
+        return {"login": "facebook", "page_id": account["page_id"], "facebook_user_id": account["facebook_user_id"]}
+    return {}
+
+
 class SimulatorProcess:
     """Starts ``python -m graph_api_sim`` and wraps its control API in plain methods."""
 
@@ -152,17 +159,28 @@ class SimulatorProcess:
     def register_accounts(self, store: Any) -> list[dict[str, Any]]:
         """Put every account's token, expiry and scopes into ``store`` (a TokenStore); return the accounts.
 
-        What the tests and ``make demo`` do before any DAG can call the simulator.
+        What the tests and ``make demo`` do before any DAG can call the simulator. A Facebook
+        Login account is registered with its Page token and Page, and its Facebook user with
+        the user's long-lived token, as ``instagram-graph accounts discover`` would.
         """
         accounts = self.accounts()
+        if any(account.get("login") == "facebook" for account in accounts):
+            user = self.facebook_user()
+            store.put_facebook_user(
+                user["id"], user["long_lived_token"], name=user["name"],
+                expires_at=datetime.fromtimestamp(user["long_lived_token_expires_at"], tz=UTC),
+                issued_at=datetime.fromtimestamp(user["long_lived_token_issued_at"], tz=UTC),
+            )
         for account in accounts:
+            expires_at = account["token_expires_at"]
             store.put(
                 account["id"],
                 account["token"],
-                expires_at=datetime.fromtimestamp(account["token_expires_at"], tz=UTC),
+                expires_at=None if expires_at is None else datetime.fromtimestamp(expires_at, tz=UTC),
                 issued_at=datetime.fromtimestamp(account["token_issued_at"], tz=UTC),
                 scopes=account.get("permissions", []),
                 username=account.get("username"),
+                **login_of(account),
             )
         return accounts
 

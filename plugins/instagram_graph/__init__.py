@@ -47,10 +47,11 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": CONNECTION_TYPE,
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "API host", "password": "App secret"},
+                    "relabeling": {"host": "API host (Instagram Login)", "password": "App secret (Instagram app)"},
                     "placeholders": {
                         "host": "https://graph.instagram.com",
-                        "password": "used for appsecret_proof; leave empty if the app does not require it",
+                        "password": "used for appsecret_proof on graph.instagram.com; leave empty if the app does not "
+                        "require it",
                     },
                 },
                 # Every extra GraphApiSettings.from_connection reads (tests/unit/test_provider.py
@@ -65,6 +66,24 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "App id",
                         "description": "The Meta app id: keys the app-wide pause on high X-App-Usage.",
                         "schema": {"type": ["string", "null"]},
+                    },
+                    "facebook_base_url": {
+                        "label": "Facebook Login API host",
+                        "description": "Where accounts connected with Facebook Login are called (through their Page). "
+                        "Default https://graph.facebook.com.",
+                        "schema": {"type": ["string", "null"], "default": "https://graph.facebook.com"},
+                    },
+                    "facebook_app_id": {
+                        "label": "Facebook app id",
+                        "description": "The Facebook app of Facebook Login: `accounts discover` exchanges a user token "
+                        "with it (fb_exchange_token).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "facebook_app_secret": {
+                        "label": "Facebook app secret",
+                        "description": "The Facebook app's secret: the token exchange, and appsecret_proof on "
+                        "graph.facebook.com. The App secret above is the Instagram app's (Instagram Login).",
+                        "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     "access_token": {
                         "label": "Access token (single account only)",

@@ -18,7 +18,7 @@ _DISABLE = "UPDATE instagram.accounts SET enabled = false, disabled_reason = %s 
 _ENABLE = "UPDATE instagram.accounts SET enabled = true, disabled_reason = NULL WHERE account_id = %s"
 _ENABLED_ACCOUNTS = "SELECT account_id FROM instagram.accounts WHERE enabled ORDER BY account_id"
 _LIST_ACCOUNTS = """
-SELECT a.account_id, a.username, a.enabled, a.disabled_reason,
+SELECT a.account_id, a.username, a.enabled, a.disabled_reason, a.login, a.page_id,
        t.account_id IS NOT NULL AS has_token, t.expires_at, t.status, t.last_error,
        t.expires_at IS NOT NULL AND t.expires_at <= now() AS past_expiry,
        floor(extract(epoch FROM t.expires_at - now()) / 86400)::integer AS days_left,
@@ -37,6 +37,17 @@ SELECT t.account_id
  ORDER BY t.expires_at, t.account_id
 """
 _USERNAME = "SELECT username FROM instagram.accounts WHERE account_id = %s"
+# Facebook users whose long-lived token expires soon and who still stand behind an enabled account.
+_FACEBOOK_USERS_DUE = """
+SELECT u.user_id
+  FROM instagram.facebook_users u
+ WHERE u.status <> 'revoked' AND u.expires_at IS NOT NULL AND u.expires_at <= now() + %s
+   AND EXISTS (SELECT 1 FROM instagram.accounts a WHERE a.facebook_user_id = u.user_id AND a.enabled)
+ ORDER BY u.expires_at, u.user_id
+"""
+_LOGIN_OF = "SELECT login FROM instagram.accounts WHERE account_id = %s"
+_FACEBOOK_USER_OF = "SELECT facebook_user_id FROM instagram.accounts WHERE account_id = %s"
+_ACCOUNTS_OF_FACEBOOK_USER = "SELECT account_id FROM instagram.accounts WHERE facebook_user_id = %s ORDER BY account_id"
 
 
 class UnknownAccount(TokenStoreError):
@@ -62,6 +73,8 @@ class AccountTokenInfo:
     days_left: int | None
     disabled_reason: str | None = None
     last_error: str | None = None
+    login: str = "instagram"  # or "facebook": reached through the Facebook Page ``page_id``
+    page_id: str | None = None
 
 
 class AccountRegistry:
@@ -82,10 +95,10 @@ class AccountRegistry:
             cur.execute(_LIST_ACCOUNTS)
             rows = cur.fetchall()
         infos = []
-        if any(row[4] for row in rows):
+        if any(row[6] for row in rows):
             self.token_store.check_keys()
-        for (account_id, username, enabled, disabled_reason, has_token, expires_at, status, last_error, past, days,
-             ciphertext) in rows:
+        for (account_id, username, enabled, disabled_reason, login, page_id, has_token, expires_at, status, last_error,
+             past, days, ciphertext) in rows:
             if has_token and status == "active" and past:
                 status = "expired"
             if has_token and status == "active" and not self.token_store.decrypts(ciphertext):
@@ -100,6 +113,8 @@ class AccountRegistry:
                     days_left=days,
                     disabled_reason=disabled_reason,
                     last_error=last_error,
+                    login=login,
+                    page_id=page_id,
                 )
             )
         return infos
@@ -130,6 +145,37 @@ class AccountRegistry:
         Revoked tokens are left out; expired or invalid ones are not (they need a reconnect)."""
         with self.token_store.transaction() as cur:
             cur.execute(_REFRESH_CANDIDATES, (expiring_within, min_age))
+            return [account_id for (account_id,) in cur.fetchall()]
+
+
+    def facebook_users_due(self, *, expiring_within: timedelta) -> list[str]:
+        """Facebook users whose long-lived token expires within ``expiring_within`` and who stand
+        behind an enabled account (their Page tokens never expire; their own token renews and
+        revokes them)."""
+        with self.token_store.transaction() as cur:
+            cur.execute(_FACEBOOK_USERS_DUE, (expiring_within,))
+            return [user_id for (user_id,) in cur.fetchall()]
+
+    def login_of(self, account_id: str) -> str:
+        """``instagram`` or ``facebook``: how the account is reached (read without its token)."""
+        with self.token_store.transaction() as cur:
+            cur.execute(_LOGIN_OF, (account_id,))
+            row = cur.fetchone()
+        if row is None:
+            raise UnknownAccount(f"Unknown Instagram account {account_id}. Add it with: {reconnect_hint(account_id)}")
+        return str(row[0])
+
+    def facebook_user_of(self, account_id: str) -> str | None:
+        """The Facebook user whose login gave the account its Page token (None: Instagram Login)."""
+        with self.token_store.transaction() as cur:
+            cur.execute(_FACEBOOK_USER_OF, (account_id,))
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def accounts_of_facebook_user(self, user_id: str) -> list[str]:
+        """The accounts whose Page token came from this Facebook user's login."""
+        with self.token_store.transaction() as cur:
+            cur.execute(_ACCOUNTS_OF_FACEBOOK_USER, (user_id,))
             return [account_id for (account_id,) in cur.fetchall()]
 
 

@@ -3,6 +3,7 @@
     instagram-graph migrate
     instagram-graph accounts add ACCOUNT_ID [--username U] [--expires-in-days 60 | --expires-at ISO] \\
         [--scopes a,b] < token-file
+    instagram-graph accounts discover [--dry-run] [--conn-id instagram_graph_default] < user-token-file
     instagram-graph accounts list
     instagram-graph accounts disable ACCOUNT_ID --reason "..."
     instagram-graph accounts enable ACCOUNT_ID
@@ -19,8 +20,8 @@ where it would land in shell history and in every process listing. Nothing here 
 a token.
 
 Exit codes: 0 done, 1 the warehouse failed (unreachable, SQL error), 2 a usage or
-configuration error (the message says what to fix), 3 the Graph API failed (``revoke``;
-nothing was changed, run it again).
+configuration error (the message says what to fix), 3 the Graph API failed (``revoke``,
+``discover``; nothing was changed, run it again).
 """
 
 from __future__ import annotations
@@ -90,6 +91,49 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_accounts_discover(args: argparse.Namespace) -> int:
+    """Register the Instagram accounts behind the Pages of a Facebook user (Facebook Login)."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from instagram_graph.errors import GraphApiError, InvalidRequestError, RateLimitError, advice_for
+    from instagram_graph.facebook_discovery import discover
+    from instagram_graph.hooks.graph_api import InstagramGraphHook
+    from instagram_graph.token_lifecycle import TokenRefreshError
+    from instagram_graph.token_store import TokenStoreError
+
+    store = _store()
+    _call(store.check_keys)  # before asking for the token
+    token = _read_token("the Facebook user", kind="Facebook user token")
+    hook = InstagramGraphHook(args.conn_id, token_store=store)
+    try:
+        found = discover(hook, store, token, dry_run=args.dry_run)
+    except AirflowNotFoundException as exc:
+        raise UsageError(f"{exc}: define it as an Airflow connection (e.g. env AIRFLOW_CONN_<CONN_ID>)") from None
+    except InvalidRequestError as exc:
+        raise UsageError(str(exc)) from None
+    except GraphApiError as exc:
+        what_to_do = "Run the command again."
+        if not exc.retryable and not isinstance(exc, RateLimitError):
+            what_to_do = advice_for(exc)
+        print(f"instagram-graph: Meta refused the discovery: {exc}. Nothing was registered. {what_to_do}",
+              file=sys.stderr)
+        return EXIT_GRAPH_API
+    except (TokenStoreError, TokenRefreshError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        hook.close()
+    who = f"{found.user_name} ({found.user_id})" if found.user_name else found.user_id
+    print(f"Facebook user {who}: {len(found.pages)} Page(s)" + (" (dry run: nothing was written)" if args.dry_run else ""))
+    for page in found.pages:
+        account = f"@{page.username} ({page.account_id})" if page.account_id else "-"
+        print(f"  Page {page.page_name} ({page.page_id})  account {account}  {page.action}")
+    if not args.dry_run:
+        expiry = f"{found.user_token_expires_at:%Y-%m-%d}" if found.user_token_expires_at else "never"
+        print(f"{len(found.registered)} account(s) registered with Facebook Login; their Page tokens do not expire; "
+              f"the user's token expires {expiry} and the token refresh DAG renews it")
+    return EXIT_OK
+
+
 def cmd_accounts_list(args: argparse.Namespace) -> int:
     from instagram_graph.errors import reconnect_hint
 
@@ -97,11 +141,12 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
     if not infos:
         print(f"no accounts; add one with: {reconnect_hint(None)}")
         return EXIT_OK
-    header = ("account", "username", "enabled", "status", "expires", "days left")
+    header = ("account", "username", "login", "enabled", "status", "expires", "days left")
     rows = [
         (
             info.account_id,
             info.username or "-",
+            f"facebook (Page {info.page_id})" if info.login == "facebook" else info.login,
             "yes" if info.enabled else "no",
             info.status or "no token",
             f"{info.expires_at.astimezone(UTC):%Y-%m-%d %H:%M}Z" if info.expires_at else "never",
@@ -163,6 +208,8 @@ def cmd_accounts_revoke(args: argparse.Namespace) -> int:
     finally:
         hook.close()
     print(f"account {args.account_id}: {result.detail}; token marked revoked; account disabled ({args.reason})")
+    if result.also:
+        print(f"also revoked and disabled, same Facebook user: {', '.join(result.also)}")
     return EXIT_OK
 
 
@@ -273,6 +320,22 @@ def _configure_enable(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("account_id", metavar="ACCOUNT_ID", type=_account_id())
 
 
+def _configure_discover(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="only list the Pages and what would be registered")
+    parser.add_argument(
+        "--conn-id",
+        default="instagram_graph_default",
+        help="the instagram_graph Airflow connection (with facebook_app_id and facebook_app_secret; default: "
+        "instagram_graph_default)",
+    )
+    parser.epilog = (
+        "The Facebook user token (from Meta's login dialog or the Graph API Explorer, with pages_show_list, "
+        "instagram_basic and the other permissions the DAGs need) is read from stdin, or from a hidden prompt. "
+        "It is exchanged for a long-lived one; every Page with an Instagram business account is registered "
+        "with its Page token. Run it again to update tokens and add new Pages."
+    )
+
+
 def _configure_revoke(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("account_id", metavar="ACCOUNT_ID", type=_account_id())
     parser.add_argument(
@@ -290,7 +353,9 @@ def _configure_revoke(parser: argparse.ArgumentParser) -> None:
 
 ACCOUNT_COMMANDS: list[tuple[str, str, Configure, Handler]] = [
     ("add", "store an account's access token (read from stdin), encrypted", _configure_add, cmd_accounts_add),
-    ("list", "accounts with token status and expiry (never the token)", _no_arguments, cmd_accounts_list),
+    ("discover", "register the Instagram accounts of a Facebook user's Pages (Facebook Login; token on stdin)",
+     _configure_discover, cmd_accounts_discover),
+    ("list", "accounts with login, token status and expiry (never the token)", _no_arguments, cmd_accounts_list),
     ("disable", "stop scheduled syncs for an account", _configure_disable, cmd_accounts_disable),
     ("enable", "resume scheduled syncs for an account", _configure_enable, cmd_accounts_enable),
     ("revoke", "revoke an account's token at Meta and disable the account", _configure_revoke, cmd_accounts_revoke),
@@ -382,18 +447,18 @@ def _call(function, *args, **kwargs):
         raise UsageError("the warehouse schema is missing: run `instagram-graph migrate` first") from None
 
 
-def _read_token(account_id: str) -> str:
+def _read_token(account_id: str, kind: str = "Access token") -> str:
     if sys.stdin is None:
         raise UsageError("no stdin to read the token from")
     if sys.stdin.isatty():
-        token = getpass.getpass(f"Access token for account {account_id} (input hidden): ")
+        who = account_id if kind != "Access token" else f"account {account_id}"
+        token = getpass.getpass(f"{kind} for {who} (input hidden): ")
     else:
         token = sys.stdin.read()
     token = token.strip()
     if not token:
-        raise UsageError(
-            "no token given: pipe it on stdin, e.g. `instagram-graph accounts add ID < token-file`"
-        )
+        example = "accounts discover" if kind != "Access token" else "accounts add ID"
+        raise UsageError(f"no token given: pipe it on stdin, e.g. `instagram-graph {example} < token-file`")
     return token
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_HOST = "https://graph.instagram.com"
+DEFAULT_FACEBOOK_HOST = "https://graph.facebook.com"
+LOGIN_INSTAGRAM, LOGIN_FACEBOOK = "instagram", "facebook"
 DEFAULT_API_VERSION = "v24.0"
 
 
@@ -35,6 +37,11 @@ class GraphApiSettings:
     :param app_id: the Meta app id; keys the app-wide usage throttle.
     :param app_secret: signs each call with ``appsecret_proof`` when set.
     :param access_token: a single account's token kept in the connection (optional).
+    :param facebook_base_url: scheme://host[:port][/path] of graph.facebook.com, where accounts
+        connected with Facebook Login are called (through their Page).
+    :param facebook_app_id: the Facebook app of Facebook Login (``fb_exchange_token``'s client_id).
+    :param facebook_app_secret: that app's secret: the token exchange, and ``appsecret_proof`` on
+        graph.facebook.com (``app_secret`` is the Instagram app's, for graph.instagram.com).
     :param calls_per_hour: our own sliding-window limit per account, shared via Redis:
         at most this many calls per ``window_seconds``. (Named for the default window of
         an hour; the name stays because it is the extra every existing connection sets.)
@@ -69,6 +76,9 @@ class GraphApiSettings:
     app_id: str = "default"
     app_secret: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
+    facebook_base_url: str = DEFAULT_FACEBOOK_HOST
+    facebook_app_id: str | None = None
+    facebook_app_secret: str | None = field(default=None, repr=False)
     calls_per_hour: int = 200
     window_seconds: int = 3600
     messaging_calls_per_second: float = 2.0
@@ -89,6 +99,10 @@ class GraphApiSettings:
         if not self.api_version.startswith("v"):
             raise SettingsError(
                 f"api_version {self.api_version!r} is not a Graph API version; use the form v24.0"
+            )
+        if not self.facebook_base_url.startswith(("https://", "http://")):
+            raise SettingsError(
+                f"facebook_base_url {self.facebook_base_url!r} is not a URL; use the form https://graph.facebook.com"
             )
         if self.calls_per_hour < 1:
             raise SettingsError("calls_per_hour must be at least 1")
@@ -132,6 +146,8 @@ class GraphApiSettings:
                 f"known fields are {sorted(known - {'base_url'})}"
             )
         values: dict[str, Any] = {"base_url": _base_url(conn.host, conn.port)}
+        if extra.get("facebook_base_url"):
+            extra["facebook_base_url"] = str(extra["facebook_base_url"]).rstrip("/")
         if conn.password:
             values["app_secret"] = conn.password
         for name, value in extra.items():
@@ -148,9 +164,17 @@ class GraphApiSettings:
     def with_overrides(self, **changes: Any) -> GraphApiSettings:
         return replace(self, **changes)
 
-    def url(self, path: str) -> str:
-        """Versioned URL for a Graph API path such as ``me/media``."""
-        return f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
+    def host_url(self, login: str = LOGIN_INSTAGRAM) -> str:
+        """The host the accounts of ``login`` are called on: graph.instagram.com or graph.facebook.com."""
+        return self.facebook_base_url if login == LOGIN_FACEBOOK else self.base_url
+
+    def app_secret_for(self, login: str = LOGIN_INSTAGRAM) -> str | None:
+        """The secret of the app that issued a token of ``login`` (for ``appsecret_proof``)."""
+        return self.facebook_app_secret if login == LOGIN_FACEBOOK else self.app_secret
+
+    def url(self, path: str, login: str = LOGIN_INSTAGRAM) -> str:
+        """Versioned URL for a Graph API path such as ``me/media``, on the host of ``login``."""
+        return f"{self.host_url(login)}/{self.api_version}/{path.lstrip('/')}"
 
     def unversioned_url(self, path: str) -> str:
         """URL without the version prefix (``refresh_access_token`` lives there)."""

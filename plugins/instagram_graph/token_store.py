@@ -39,21 +39,24 @@ STATUSES = ("active", "expired", "invalid", "revoked")
 GENERATE_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 _SELECT_TOKEN = """
-SELECT ciphertext, token_type, scopes, issued_at, expires_at, status, last_error,
-       expires_at IS NOT NULL AND expires_at <= now() AS past_expiry
-  FROM instagram.oauth_tokens
- WHERE account_id = %s
+SELECT t.ciphertext, t.token_type, t.scopes, t.issued_at, t.expires_at, t.status, t.last_error,
+       t.expires_at IS NOT NULL AND t.expires_at <= now() AS past_expiry, a.login, a.page_id
+  FROM instagram.oauth_tokens t
+  JOIN instagram.accounts a USING (account_id)
+ WHERE t.account_id = %s
 """
 _MARK_EXPIRED = """
 UPDATE instagram.oauth_tokens
    SET status = 'expired', last_error = %s
  WHERE account_id = %s AND status = 'active'
 """
+# The token decides the login: an account reconnected with the other login changes its route.
 _UPSERT_ACCOUNT = """
-INSERT INTO instagram.accounts AS a (account_id, username)
-VALUES (%s, %s)
+INSERT INTO instagram.accounts AS a (account_id, username, login, page_id, facebook_user_id)
+VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (account_id) DO UPDATE
-   SET username = COALESCE(EXCLUDED.username, a.username)
+   SET username = COALESCE(EXCLUDED.username, a.username),
+       login = EXCLUDED.login, page_id = EXCLUDED.page_id, facebook_user_id = EXCLUDED.facebook_user_id
 """
 _UPSERT_TOKEN = """
 INSERT INTO instagram.oauth_tokens AS t
@@ -76,8 +79,33 @@ UPDATE instagram.oauth_tokens
  WHERE account_id = %s
 """
 _MARK = "UPDATE instagram.oauth_tokens SET status = %s, last_error = %s WHERE account_id = %s"
-_LOCK_ALL_CIPHERTEXTS = "SELECT account_id, ciphertext FROM instagram.oauth_tokens ORDER BY account_id FOR UPDATE"
-_SET_CIPHERTEXT = "UPDATE instagram.oauth_tokens SET ciphertext = %s WHERE account_id = %s"
+# Key rotation re-encrypts both tables of ciphertexts.
+_CIPHERTEXT_TABLES = (("oauth_tokens", "account_id"), ("facebook_users", "user_id"))
+_LOCK_ALL_CIPHERTEXTS = "SELECT {key}, ciphertext FROM instagram.{table} ORDER BY {key} FOR UPDATE"
+_SET_CIPHERTEXT = "UPDATE instagram.{table} SET ciphertext = %s WHERE {key} = %s"
+
+_UPSERT_FACEBOOK_USER = """
+INSERT INTO instagram.facebook_users AS u (user_id, name, ciphertext, issued_at, expires_at)
+VALUES (%s, %s, %s, COALESCE(%s, now()), %s)
+ON CONFLICT (user_id) DO UPDATE
+   SET name = COALESCE(EXCLUDED.name, u.name), ciphertext = EXCLUDED.ciphertext, issued_at = EXCLUDED.issued_at,
+       expires_at = EXCLUDED.expires_at, status = 'active', last_error = NULL
+"""
+_SELECT_FACEBOOK_USER = """
+SELECT ciphertext, issued_at, expires_at, status, last_error,
+       expires_at IS NOT NULL AND expires_at <= now() AS past_expiry
+  FROM instagram.facebook_users
+ WHERE user_id = %s
+"""
+_FACEBOOK_USER_AFTER_REFRESH = """
+UPDATE instagram.facebook_users
+   SET ciphertext = %s, expires_at = %s, issued_at = COALESCE(%s, now()),
+       last_refreshed_at = now(), status = 'active', last_error = NULL
+ WHERE user_id = %s
+"""
+_MARK_FACEBOOK_USER = "UPDATE instagram.facebook_users SET status = %s, last_error = %s WHERE user_id = %s"
+
+LOGINS = ("instagram", "facebook")
 
 
 class TokenStoreError(RuntimeError):
@@ -98,6 +126,19 @@ class AccessToken:
     scopes: tuple[str, ...]
     status: str
     token_type: str = "bearer"
+    login: str = "instagram"  # "facebook": a Page token, used on graph.facebook.com
+    page_id: str | None = None  # Facebook Login: the account's Page (its inbox)
+
+
+@dataclass(frozen=True)
+class FacebookUserToken:
+    """A Facebook user's decrypted long-lived token (Facebook Login). ``repr`` leaves it out."""
+
+    user_id: str
+    token: str = field(repr=False)
+    expires_at: datetime | None
+    issued_at: datetime | None
+    status: str
 
 
 class TokenStore:
@@ -148,20 +189,27 @@ class TokenStore:
         scopes: Iterable[str] = (),
         username: str | None = None,
         token_type: str = "bearer",
+        login: str = "instagram",
+        page_id: str | None = None,
+        facebook_user_id: str | None = None,
     ) -> None:
         """Store (or replace) the account's token, encrypted, with status ``active``.
 
         Creates the account (enabled) if it is new; an existing account keeps its enabled
         flag. ``expires_at=None`` means the token does not expire. Datetimes must be
         timezone-aware. ``issued_at`` defaults to now.
+
+        :param login: ``instagram`` (an Instagram Login token) or ``facebook`` (the Page token of
+            ``page_id``, made from the login of ``facebook_user_id``); the account's calls follow it.
         """
         _check_account_id(account_id)
         token = _check_token(token)
         _check_aware(expires_at=expires_at, issued_at=issued_at)
+        _check_login(login, page_id, facebook_user_id)
         ciphertext = self._fernet().encrypt(token.encode("utf-8"))
         mask_token(token)
         with self.transaction() as cur:
-            cur.execute(_UPSERT_ACCOUNT, (account_id, username))
+            cur.execute(_UPSERT_ACCOUNT, (account_id, username, login, page_id, facebook_user_id))
             cur.execute(
                 _UPSERT_TOKEN,
                 (account_id, ciphertext, token_type, list(scopes), issued_at, expires_at),
@@ -183,7 +231,7 @@ class TokenStore:
                     f"No token stored for Instagram account {account_id}. Add one with: "
                     f"{reconnect_hint(account_id)}"
                 )
-            ciphertext, token_type, scopes, issued_at, expires_at, status, last_error, past_expiry = row
+            ciphertext, token_type, scopes, issued_at, expires_at, status, last_error, past_expiry, login, page_id = row
             if status == "active" and past_expiry:
                 last_error = f"expired at {expires_at.isoformat()}"
                 cur.execute(_MARK_EXPIRED, (last_error, account_id))
@@ -207,7 +255,66 @@ class TokenStore:
             scopes=tuple(scopes or ()),
             status=status,
             token_type=token_type,
+            login=login,
+            page_id=page_id,
         )
+
+    def put_facebook_user(
+        self, user_id: str, token: str, *, expires_at: datetime | None, issued_at: datetime | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Store (or replace) a Facebook user's long-lived token, encrypted, with status ``active``."""
+        _check_account_id(user_id, what="Facebook user")
+        token = _check_token(token)
+        _check_aware(expires_at=expires_at, issued_at=issued_at)
+        ciphertext = self._fernet().encrypt(token.encode("utf-8"))
+        mask_token(token)
+        with self.transaction() as cur:
+            cur.execute(_UPSERT_FACEBOOK_USER, (user_id, name, ciphertext, issued_at, expires_at))
+
+    def get_facebook_user(self, user_id: str) -> FacebookUserToken:
+        """A Facebook user's usable long-lived token, decrypted (expiry and status checked first).
+
+        :raises TokenExpiredError, TokenInvalidError, TokenStoreError: as :meth:`get`.
+        """
+        rediscover = "Run `instagram-graph accounts discover` with a new token of that user."
+        with self.transaction() as cur:
+            cur.execute(_SELECT_FACEBOOK_USER, (user_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise TokenStoreError(f"No token stored for Facebook user {user_id}. {rediscover}")
+            ciphertext, issued_at, expires_at, status, last_error, past_expiry = row
+            if status == "active" and past_expiry:
+                status = "expired"
+                cur.execute(_MARK_FACEBOOK_USER, (status, f"expired at {expires_at.isoformat()}", user_id))
+        if status == "expired":
+            raise TokenExpiredError(f"The token of Facebook user {user_id} expired. {rediscover}")
+        if status != "active":
+            reason = f" ({last_error})" if last_error else ""
+            raise TokenInvalidError(f"The token of Facebook user {user_id} is {status}{reason}. {rediscover}")
+        token = self._decrypt(f"Facebook user {user_id}", bytes(ciphertext))
+        mask_token(token)
+        return FacebookUserToken(user_id, token, expires_at, issued_at, status)
+
+    def update_facebook_user_after_refresh(
+        self, user_id: str, new_token: str, expires_at: datetime | None, *, issued_at: datetime | None = None
+    ) -> None:
+        """Replace a Facebook user's token after a successful exchange."""
+        new_token = _check_token(new_token)
+        _check_aware(expires_at=expires_at, issued_at=issued_at)
+        ciphertext = self._fernet().encrypt(new_token.encode("utf-8"))
+        mask_token(new_token)
+        with self.transaction() as cur:
+            cur.execute(_FACEBOOK_USER_AFTER_REFRESH, (ciphertext, expires_at, issued_at, user_id))
+            if cur.rowcount == 0:
+                raise TokenStoreError(f"No token stored for Facebook user {user_id}")
+
+    def mark_facebook_user(self, user_id: str, status: str, error: str | None = None) -> None:
+        """Set a Facebook user's token status (as :meth:`mark`)."""
+        if status not in STATUSES:
+            raise ValueError(f"Unknown token status {status!r}; expected one of {', '.join(STATUSES)}")
+        with self.transaction() as cur:
+            cur.execute(_MARK_FACEBOOK_USER, (status, redact(error) if error else None, user_id))
 
     def update_after_refresh(
         self,
@@ -241,22 +348,28 @@ class TokenStore:
         tokens were re-encrypted. If any token cannot be decrypted, nothing changes.
         """
         fernet = self._fernet()
+        rotated = 0
         with self.transaction(conn) as cur:
-            cur.execute(_LOCK_ALL_CIPHERTEXTS)
-            updates, unreadable = [], []
-            for account_id, ciphertext in cur.fetchall():
-                try:
-                    updates.append((fernet.rotate(bytes(ciphertext)), account_id))
-                except InvalidToken:
-                    unreadable.append(account_id)
+            updates: dict[tuple[str, str], list[tuple[bytes, str]]] = {}
+            unreadable = []
+            for table, key in _CIPHERTEXT_TABLES:
+                cur.execute(_LOCK_ALL_CIPHERTEXTS.format(table=table, key=key))
+                updates[(table, key)] = []
+                for owner, ciphertext in cur.fetchall():
+                    try:
+                        updates[(table, key)].append((fernet.rotate(bytes(ciphertext)), owner))
+                    except InvalidToken:
+                        unreadable.append(owner if table == "oauth_tokens" else f"Facebook user {owner}")
             if unreadable:
                 raise TokenStoreError(
                     f"No key in {KEYS_ENV} decrypts the token(s) of account(s) {', '.join(unreadable)}; "
                     "nothing was re-encrypted. Keep the old key(s) after the new one "
                     f"({KEYS_ENV}=NEW,OLD) until the rotation has run."
                 )
-            cur.executemany(_SET_CIPHERTEXT, updates)
-        return len(updates)
+            for (table, key), rows in updates.items():
+                cur.executemany(_SET_CIPHERTEXT.format(table=table, key=key), rows)
+                rotated += len(rows)
+        return rotated
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -307,16 +420,18 @@ class TokenStore:
             self._multi_fernet, self._key_count = MultiFernet(fernets), len(fernets)
         return self._multi_fernet
 
-    def _decrypt(self, account_id: str, ciphertext: bytes) -> str:
+    def _decrypt(self, owner: str, ciphertext: bytes) -> str:
+        """``owner``: an account id, or ``Facebook user ID``."""
         fernet = self._fernet()
         try:
             return fernet.decrypt(ciphertext).decode("utf-8")
         except InvalidToken:
+            facebook = owner.startswith("Facebook user")
+            again = "`instagram-graph accounts discover`" if facebook else reconnect_hint(owner)
             raise TokenStoreError(
                 f"None of the {self._key_count} key(s) in {KEYS_ENV} decrypts the token of "
-                f"Instagram account {account_id}. Set {KEYS_ENV} to include the key it was "
-                f"encrypted with (comma-separated, newest first), or add the token again: "
-                f"{reconnect_hint(account_id)}"
+                f"{owner if facebook else 'Instagram account ' + owner}. Set {KEYS_ENV} to include the key it was "
+                f"encrypted with (comma-separated, newest first), or add the token again: {again}"
             ) from None
 
 
@@ -340,9 +455,19 @@ def _load_keys(spec: str | None) -> list[Fernet]:
     return fernets
 
 
-def _check_account_id(account_id: str) -> None:
+def _check_account_id(account_id: str, what: str = "account") -> None:
     if not isinstance(account_id, str) or not account_id.strip() or account_id != account_id.strip():
-        raise ValueError(f"Invalid account id {account_id!r}: expected the Instagram user id")
+        user = "Facebook" if what == "Facebook user" else "Instagram"
+        raise ValueError(f"Invalid {what} id {account_id!r}: expected the {user} user id")
+
+
+def _check_login(login: str, page_id: str | None, facebook_user_id: str | None) -> None:
+    if login not in LOGINS:
+        raise ValueError(f"Unknown login {login!r}: expected one of {', '.join(LOGINS)}")
+    if (login == "facebook") != bool(page_id):
+        raise ValueError("A Facebook Login account needs its page_id, and only such an account has one")
+    if facebook_user_id is not None and login != "facebook":
+        raise ValueError("facebook_user_id belongs to Facebook Login accounts only")
 
 
 def _check_token(token: str) -> str:

@@ -37,6 +37,7 @@ EXPECTED_TABLES = {
     "api_calls",
     "sync_runs",
     "media_insight_reads",
+    "facebook_users",
 }
 # Tables holding Graph API objects: each keeps the whole object in `raw`.
 ENTITY_TABLES = {
@@ -409,6 +410,13 @@ def test_oauth_tokens_holds_ciphertext_only(migrated):
             "VALUES ('m', 'reach', 'lifetime', now())",
             psycopg2.errors.CheckViolation,
         ),
+        ("INSERT INTO instagram.accounts (account_id, login) VALUES ('2', 'facebook')",  # no Page
+         psycopg2.errors.CheckViolation),
+        ("INSERT INTO instagram.accounts (account_id, page_id) VALUES ('2', '109')",  # a Page, Instagram Login
+         psycopg2.errors.CheckViolation),
+        ("INSERT INTO instagram.accounts (account_id, login) VALUES ('2', 'threads')", psycopg2.errors.CheckViolation),
+        ("INSERT INTO instagram.facebook_users (user_id, ciphertext) VALUES ('1000', 'EAAplaintext')",
+         psycopg2.errors.CheckViolation),
     ],
 )
 def test_constraints_refuse_bad_rows(migrated, sql, error):

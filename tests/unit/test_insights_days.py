@@ -66,4 +66,5 @@ def test_a_scheduled_run_reads_the_day_that_just_ended_and_a_manual_run_yesterda
 def _no_restriction():
     from airflow.timetables.base import TimeRestriction
 
-    return TimeRestriction(earliest=None, latest=None, catchup=False)
+    # catchup: the next run follows the last one whatever the date today (without it, today wins)
+    return TimeRestriction(earliest=None, latest=None, catchup=True)

@@ -104,7 +104,8 @@ def test_form_fields_are_valid_admit_null_and_default_to_the_settings_defaults()
         assert parsed == getattr(defaults, name), name
 
 
-def test_token_field_is_a_password_field() -> None:
+def test_token_and_secret_fields_are_password_fields() -> None:
     conn_type = _conn_type()
-    assert conn_type["conn-fields"]["access_token"]["schema"]["format"] == "password"
-    assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "App secret"
+    for secret in ("access_token", "facebook_app_secret"):
+        assert conn_type["conn-fields"][secret]["schema"]["format"] == "password"
+    assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "App secret (Instagram app)"

@@ -84,3 +84,19 @@ def test_settle_seconds_default_to_the_timeout_plus_30_s_and_are_never_shorter_t
     for value in ("5", "100000"):
         with pytest.raises(SettingsError, match=r"settle_seconds is .*: it must be at least timeout"):
             GraphApiSettings.from_connection(conn(extra=f'{{"timeout": 10, "settle_seconds": "{value}"}}'))
+
+
+def test_each_login_has_its_host_and_its_apps_secret() -> None:
+    conn = Connection(
+        conn_id="c", conn_type="instagram_graph", host="graph.instagram.com", password="ig-secret",
+        extra='{"facebook_base_url": "http://127.0.0.1:8787/facebook/", "facebook_app_id": "123", '
+              '"facebook_app_secret": "fb-secret"}',
+    )
+    settings = GraphApiSettings.from_connection(conn)
+    assert settings.url("me/media") == "https://graph.instagram.com/v24.0/me/media"
+    assert settings.url("109/conversations", "facebook") == "http://127.0.0.1:8787/facebook/v24.0/109/conversations"
+    assert (settings.app_secret_for("instagram"), settings.app_secret_for("facebook")) == ("ig-secret", "fb-secret")
+    assert "fb-secret" not in repr(settings) and "ig-secret" not in repr(settings)
+    assert GraphApiSettings().host_url("facebook") == "https://graph.facebook.com"
+    with pytest.raises(SettingsError, match="is not a URL"):
+        GraphApiSettings(facebook_base_url="graph.facebook.com")

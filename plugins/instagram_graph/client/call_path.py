@@ -94,8 +94,8 @@ class GraphApiClient:
         :raises GraphApiError: the classified failure, after the retry policy gave up.
         """
         return self.request(
-            account_id, method, self.settings.url(path), params=params, json=json, idempotent=idempotent,
-            budget=budget,
+            account_id, method, self.settings.url(path, self.tokens.login(account_id)), params=params, json=json,
+            idempotent=idempotent, budget=budget,
         )
 
     def request(
@@ -108,24 +108,36 @@ class GraphApiClient:
         json: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
         budget: Budget = "platform",
-        auth: type[GraphAuth] = GraphAuth,
+        auth: type[GraphAuth] | None = GraphAuth,
+        as_token: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        """:meth:`call` for any URL of the Graph API host, signed by ``auth`` (for the
-        endpoints outside the versioned API: see ``instagram_graph.endpoints.tokens``)."""
+        """:meth:`call` for any URL of either Graph API host, signed by ``auth`` (for the
+        endpoints outside the versioned API: see ``instagram_graph.endpoints.tokens``; None:
+        unsigned, for the token exchange whose query carries the app's credentials).
+
+        :param as_token: ``(token, login)`` to call with instead of ``account_id``'s stored token
+            (a Facebook user's own calls); ``account_id`` then only keys the budget and the audit.
+        """
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "DELETE")
         label = f"{method} {self._path_of(url)}"
         retrying = build_retrying(self.settings, idempotent=idempotent, log=self.log, describe=lambda: label)
         attempts = itertools.count(1)  # numbers each attempt in the audit trail
-        return retrying(self._attempt, account_id, method, url, label, params, json, budget, auth, attempts)
+        return retrying(
+            self._attempt, account_id, method, url, label, params, json, budget, auth, as_token, attempts
+        )
+
+    def _host_of(self, url: str) -> str:
+        """The base URL (either host) that ``url`` starts with."""
+        facebook = self.settings.facebook_base_url
+        return facebook if url.startswith(facebook + "/") else self.settings.base_url
 
     def _path_of(self, url: str) -> str:
         """The path a log line names: after the version for versioned URLs, else after the host."""
-        versioned = self.settings.url("")
-        if url.startswith(versioned):
-            return "/" + url[len(versioned):]
-        return url.removeprefix(self.settings.base_url)
+        relative = url[len(self._host_of(url)):]
+        version = f"/{self.settings.api_version}/"
+        return "/" + relative[len(version):] if relative.startswith(version) else relative
 
     def _attempt(
         self,
@@ -136,11 +148,13 @@ class GraphApiClient:
         params: Mapping[str, Any] | None,
         json: Mapping[str, Any] | None,
         budget: Budget,
-        auth: type[GraphAuth],
+        auth: type[GraphAuth] | None,
+        as_token: tuple[str, str] | None,
         attempts: Iterator[int],
     ) -> dict[str, Any]:
         attempt = next(attempts)
-        token = self.tokens.token(account_id)
+        token, login = as_token if as_token is not None else (self.tokens.token(account_id), self.tokens.login(account_id))
+        signer = auth(token, self.settings.app_secret_for(login)) if auth is not None else None
         self._wait_for_slot(account_id, budget)
         self.calls_made += 1
         sent_at, started = time.time(), time.perf_counter()
@@ -149,25 +163,28 @@ class GraphApiClient:
         try:
             try:
                 response = send(
-                    self.session, method, url, label=label, auth=auth(token, self.settings.app_secret),
+                    self.session, method, url, label=label, auth=signer,
                     timeout=self.settings.timeout, params=params, json=json, account_id=account_id,
                 )
             finally:
                 elapsed = time.perf_counter() - started
             status, trace = response.status_code, response.headers.get(TRACE_HEADER)
-            return self._read(account_id, label, response, budget)
+            return self._read(account_id, label, response, budget, own_token=as_token is None)
         except Exception as error:
             trace, failure = trace or getattr(error, "fbtrace_id", None), type(error).__name__
             raise
         finally:
             # One audit record per attempt that sent a request: the URL's path only, never its query.
             self.audit.record(
-                account_id, method, url[len(self.settings.base_url):].split("?", 1)[0], called_at=sent_at,
+                account_id, method, url[len(self._host_of(url)):].split("?", 1)[0], called_at=sent_at,
                 duration=elapsed, attempt=attempt, status=status, fbtrace_id=trace, error=failure,
             )
 
-    def _read(self, account_id: str, label: str, response: requests.Response, budget: Budget) -> dict[str, Any]:
-        """Feed the usage headers to the throttle, then decode the answer or raise its error."""
+    def _read(
+        self, account_id: str, label: str, response: requests.Response, budget: Budget, *, own_token: bool = True
+    ) -> dict[str, Any]:
+        """Feed the usage headers to the throttle, then decode the answer or raise its error
+        (a refused token of the account's own is recorded in the token store)."""
         budgets = self._budgets()
         report = parse_usage_headers(response.headers)
         try:
@@ -185,7 +202,7 @@ class GraphApiClient:
         except GraphApiError as error:
             if isinstance(error, RateLimitError):
                 error.retry_after = budgets.pause(budget, account_id, error.retry_after)
-            elif isinstance(error, TokenError):
+            elif isinstance(error, TokenError) and own_token:
                 self.tokens.refused(account_id, error)
             if not response.ok:
                 self.log.debug("%s for account %s failed: %s", label, account_id, type(error).__name__)

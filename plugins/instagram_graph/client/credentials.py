@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from instagram_graph.errors import TokenError, TokenExpiredError
+from instagram_graph.settings import LOGIN_INSTAGRAM
 
 if TYPE_CHECKING:
     from airflow.sdk.types import Logger  # the task log (self.log of a hook)
@@ -53,12 +54,29 @@ class AccountTokens:
         """The account's token, refused before any HTTP call when it has expired."""
         if self._single:
             return str(self.connection_token)
+        return str(self._stored(account_id).token)
+
+    def login(self, account_id: str) -> str:
+        """How the account is reached: ``instagram`` (graph.instagram.com) or ``facebook``
+        (graph.facebook.com, with its Page token). The connection's single token is Instagram Login's."""
+        if self._single:
+            return LOGIN_INSTAGRAM
+        return str(getattr(self._stored(account_id), "login", LOGIN_INSTAGRAM))
+
+    def inbox(self, account_id: str) -> str:
+        """The node whose conversations and messages are the account's: the account itself, or
+        with Facebook Login its Page."""
+        if self._single:
+            return account_id
+        return str(getattr(self._stored(account_id), "page_id", None) or account_id)
+
+    def _stored(self, account_id: str) -> Any:
         cached = self._cached.get(account_id)
         if cached is None or _expired(cached):
             cached = self.store.get(account_id)  # raises TokenExpiredError when expired
             self._cached[account_id] = cached
             mask_token(cached.token)
-        return str(cached.token)
+        return cached
 
     def refused(self, account_id: str, error: TokenError) -> None:
         """Meta refused the account's token: forget it, and record why in the token store."""

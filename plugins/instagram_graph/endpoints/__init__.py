@@ -11,5 +11,7 @@ callers keep calling ``hook.get_profile(...)``) that makes its calls through the
   publishing limit;
 * :mod:`~instagram_graph.endpoints.messaging` - conversations, messages, send;
 * :mod:`~instagram_graph.endpoints.tokens` - token refresh and revoke;
+* :mod:`~instagram_graph.endpoints.facebook_login` - a Facebook user's token exchange, Pages
+  and revocation (Facebook Login);
 * :mod:`~instagram_graph.endpoints.paging` - cursor paging of any edge.
 """

@@ -1,4 +1,9 @@
-"""Direct messages: conversations, their messages, and sending a text (each on its messaging budget)."""
+"""Direct messages: conversations, their messages, and sending a text (each on its messaging budget).
+
+The inbox is the account's own with Instagram Login (``/{ig-user-id}/conversations``) and
+its Facebook Page's with Facebook Login (``/{page-id}/conversations?platform=instagram``,
+``POST /{page-id}/messages``, with the Page token): :meth:`AccountTokens.inbox` says which.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,10 @@ class MessagingEndpoints(Paging):
         params = {"platform": "instagram", "fields": CONVERSATION_FIELDS, "user_id": user_id}
         return cast(
             Iterator[Conversation],
-            self.paginate(account_id, f"{account_id}/conversations", params=params, limit=50, budget="conversations"),
+            self.paginate(
+                account_id, f"{self.client.tokens.inbox(account_id)}/conversations", params=params, limit=50,
+                budget="conversations",
+            ),
         )
 
     def get_messages(self, account_id: str, conversation_id: str) -> list[Message]:
@@ -52,6 +60,7 @@ class MessagingEndpoints(Paging):
         if tag:
             body.update(messaging_type="MESSAGE_TAG", tag=tag)
         payload = self.client.call(
-            account_id, "POST", f"{account_id}/messages", json=body, idempotent=False, budget="send"
+            account_id, "POST", f"{self.client.tokens.inbox(account_id)}/messages", json=body, idempotent=False,
+            budget="send",
         )
         return cast(SentMessage, payload)

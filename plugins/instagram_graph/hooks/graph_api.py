@@ -23,6 +23,7 @@ from instagram_graph import CONNECTION_TYPE
 from instagram_graph.call_audit import CallAudit
 from instagram_graph.client import AccountTokens, GraphApiClient, GraphAuth
 from instagram_graph.client.wire import new_session, read_answer, send
+from instagram_graph.endpoints.facebook_login import FacebookLoginEndpoints
 from instagram_graph.endpoints.insights import InsightEndpoints
 from instagram_graph.endpoints.messaging import MessagingEndpoints
 from instagram_graph.endpoints.publishing import PublishingEndpoints
@@ -45,7 +46,8 @@ _ME = "GET /me"
 
 
 class InstagramGraphHook(
-    ReadEndpoints, InsightEndpoints, PublishingEndpoints, MessagingEndpoints, TokenEndpoints, BaseHook
+    ReadEndpoints, InsightEndpoints, PublishingEndpoints, MessagingEndpoints, TokenEndpoints, FacebookLoginEndpoints,
+    BaseHook,
 ):
     """Talk to the Instagram Graph API for any number of accounts.
 
@@ -107,7 +109,7 @@ class InstagramGraphHook(
         if self._settings is None:
             conn = self.get_connection(self.instagram_graph_conn_id)
             self._settings = GraphApiSettings.from_connection(conn)
-            for secret in (self._settings.app_secret, self._settings.access_token):
+            for secret in (self._settings.app_secret, self._settings.facebook_app_secret, self._settings.access_token):
                 if secret:
                     mask_secret(secret)
         return self._settings
