@@ -278,7 +278,7 @@ def run_direct(settings: Any, threads: int | None) -> Figures:
     client.flushdb()
     # As a shard task builds them: one parent hook, a sibling per thread.
     parent = InstagramGraphHook(
-        settings=GraphApiSettings(base_url=settings.sim_url, calls_per_hour=CALLS_PER_HOUR),
+        settings=GraphApiSettings(base_url=settings.sim_url, calls_per_hour=CALLS_PER_HOUR, **sim.facebook_extra()),
         token_store=store, redis_client=client,
     )
     now = datetime.now(UTC)

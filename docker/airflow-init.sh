@@ -16,8 +16,10 @@ airflow db migrate
 # instagram_graph_default in the UI (Admin > Connections), or replace it from a shell
 # (`docker compose exec airflow-apiserver airflow connections delete instagram_graph_default`,
 # then `airflow connections add` with the new values): host "https://graph.instagram.com"
-# (Instagram Login) or "https://graph.facebook.com" (Facebook Login), the app secret as the
-# password and "app_id" in the extras; keep tokens in the token store (`instagram-graph` CLI).
+# (Instagram Login accounts; Facebook Login accounts go to the "facebook_base_url" extra,
+# default "https://graph.facebook.com"), the Instagram app's secret as the password, "app_id",
+# "facebook_app_id" and "facebook_app_secret" in the extras; keep tokens in the token store
+# (`instagram-graph` CLI: `accounts add` for Instagram Login, `accounts discover` for Facebook Login).
 echo "== Connections"
 stored_connections="$(airflow connections list --output json \
     | python -c 'import json, sys; print("\n".join(c["conn_id"] for c in json.load(sys.stdin)))')"
@@ -36,8 +38,11 @@ add_connection() {
     fi
 }
 
+# The simulator serves Facebook Login's host (graph.facebook.com) under /facebook. For
+# `instagram-graph accounts discover` against it, add its Facebook app (facebook_app_id and
+# facebook_app_secret from http://localhost:8800/__sim__/config) to this connection's extras.
 add_connection instagram_graph_default --conn-type instagram_graph --conn-host http://graph-api-sim:8800 \
-    --conn-extra '{"api_version": "v24.0", "calls_per_hour": 200, "timeout": 30}'
+    --conn-extra '{"api_version": "v24.0", "calls_per_hour": 200, "timeout": 30, "facebook_base_url": "http://graph-api-sim:8800/facebook"}'
 # The warehouse: the `instagram` database, created by docker/postgres-init.sql.
 add_connection instagram_warehouse --conn-type postgres --conn-host postgres --conn-port 5432 \
     --conn-login airflow --conn-password airflow --conn-schema instagram

@@ -9,6 +9,7 @@ token key is kept in .airflow/demo.env so the stored tokens stay readable.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,17 @@ MEDIA_PER_ACCOUNT = int(os.environ.get("DEMO_MEDIA_PER_ACCOUNT", "1500"))
 DAGS = ["instagram_profiles", "instagram_media", "instagram_insights", "instagram_conversations"]
 TABLES = ["accounts", "profiles", "profile_snapshots", "media", "media_children", "comments",
           "account_insights", "media_insights", "conversations", "messages"]
+
+
+# Rows per account, with the login that reached it (Instagram Login or Facebook Login).
+ROWS_PER_ACCOUNT = """
+SELECT a.account_id, a.username, a.login,
+       (SELECT count(*) FROM instagram.media m WHERE m.account_id = a.account_id),
+       (SELECT count(*) FROM instagram.account_insights i WHERE i.account_id = a.account_id),
+       (SELECT count(*) FROM instagram.messages g WHERE g.account_id = a.account_id)
+  FROM instagram.accounts a
+ ORDER BY a.account_id
+"""
 
 
 def step(text: str) -> None:
@@ -87,10 +99,12 @@ def main() -> None:
             "INSTAGRAM_TOKEN_KEYS": keys,
             "AIRFLOW_CONN_INSTAGRAM_WAREHOUSE": dsn.replace("postgresql://", "postgres://", 1),
             "AIRFLOW_CONN_INSTAGRAM_REDIS": REDIS_URL,
-            # The simulator allows 4800 calls per account and hour, like Meta's BUC floor.
-            "AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": (
-                f'{{"conn_type": "instagram_graph", "host": "{sim.base_url}", "extra": {{"calls_per_hour": 4800}}}}'
-            ),
+            # The simulator allows 4800 calls per account and hour, like Meta's BUC floor. It serves
+            # both logins: graph.facebook.com's calls go to its /facebook path.
+            "AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": json.dumps({
+                "conn_type": "instagram_graph", "host": sim.base_url,
+                "extra": {"calls_per_hour": 4800, **sim.facebook_extra()},
+            }),
         }
         os.environ["INSTAGRAM_TOKEN_KEYS"] = keys
 
@@ -103,7 +117,8 @@ def main() -> None:
         step("Registering the simulator's accounts (tokens encrypted in instagram.oauth_tokens)")
         store = TokenStore(conn_factory=lambda: psycopg2.connect(dsn))
         for account in sim.register_accounts(store):
-            print(f"    {account['id']}  @{account['username']}")
+            road = f"Facebook Login, Page {account['page_id']}" if account["login"] == "facebook" else "Instagram Login"
+            print(f"    {account['id']}  @{account['username']:<20} {road}")
         redis.Redis.from_url(REDIS_URL).flushdb()  # a rerun starts with a fresh limiter window
 
         step("Preparing Airflow (SQLite metadata DB under .airflow/, pool instagram_graph_api)")
@@ -130,12 +145,18 @@ def main() -> None:
         for table in TABLES:
             cur.execute(f"SELECT count(*) FROM instagram.{table}")
             counts[table] = cur.fetchone()[0]
+        cur.execute(ROWS_PER_ACCOUNT)
+        per_account = cur.fetchall()
     conn.close()
 
     print()
     print(f"{'table':<30}{'rows':>10}")
     for table, count in counts.items():
         print(f"{'instagram.' + table:<30}{count:>10,}")
+    print()
+    print(f"{'account':<19}{'username':<22}{'login':<11}{'media':>8}{'insights':>10}{'messages':>10}")
+    for account_id, username, login, media, insights, messages in per_account:
+        print(f"{account_id:<19}{'@' + (username or '?'):<22}{login:<11}{media:>8,}{insights:>10,}{messages:>10,}")
     print()
     print(f"{'DAG':<30}{'API calls':>10}")
     for dag_id, count in calls.items():

@@ -336,11 +336,15 @@ def _wait_healthy(settings: Settings) -> None:
 def store_connections(settings: Settings, env: dict[str, str]) -> None:
     """The three connections the DAGs use, in Airflow's DB (so the UI lists and edits them).
     One that exists is left as it is: it may have been edited in the UI."""
+    from graph_api_sim.testing import SimulatorProcess
+
+    # The simulator serves both logins: graph.facebook.com's calls go to its /facebook path.
+    facebook = SimulatorProcess.attach(settings.sim_url).facebook_extra()
     connections = {
         "instagram_graph_default": {
             "conn_type": "instagram_graph",
             "host": settings.sim_url,
-            "extra": json.dumps({"calls_per_hour": settings.calls_per_hour, **settings.graph_extra}),
+            "extra": json.dumps({"calls_per_hour": settings.calls_per_hour, **facebook, **settings.graph_extra}),
         },
         "instagram_warehouse": {
             "conn_type": "postgres", "host": "127.0.0.1", "port": 5432,
@@ -421,7 +425,8 @@ def start(settings: Settings) -> dict[str, str]:
         say("Warehouse migrated, accounts registered (tokens encrypted)")
         accounts = register_accounts(settings, env)
         for account in accounts[:SHOWN_ACCOUNTS]:
-            print(f"    {account['id']}  @{account['username']}")
+            road = f"Facebook Login, Page {account['page_id']}" if account.get("login") == "facebook" else "Instagram Login"
+            print(f"    {account['id']}  @{account['username']:<20} {road}")
         if len(accounts) > SHOWN_ACCOUNTS:
             print(f"    ... and {len(accounts) - SHOWN_ACCOUNTS:,} more (instagram-graph accounts list)")
         say("Connections stored in Airflow's DB; pool instagram_graph_api")

@@ -83,7 +83,8 @@ def sim_server():
     """One simulator process for the session (real HTTP on a free loopback port)."""
     from graph_api_sim.testing import SimulatorProcess
 
-    with SimulatorProcess(accounts=3, media_per_account=120, seed=SIM_SEED) as server:
+    # Instagram Login only: the hook's mechanics; Facebook Login has its own tests (and the DAG tests' world has both).
+    with SimulatorProcess(accounts=3, media_per_account=120, seed=SIM_SEED, login="instagram") as server:
         yield server
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .app import create_app
-from .catalog import LOGIN_CHOICES, LOGIN_INSTAGRAM
+from .catalog import LOGIN_CHOICES
 from .config import EXPANDED_INSIGHTS_WEIGHTS, THROTTLE_CODES, SimConfig
 from .server import serve
 
@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--throttle-code", type=int, choices=THROTTLE_CODES, default=80002)
     parser.add_argument("--publish-quota", type=int, default=50, help="published posts per rolling 24 h")
     parser.add_argument("--app-secret", default=None, help="for appsecret_proof (default: derived from the seed)")
-    parser.add_argument("--login", choices=LOGIN_CHOICES, default=LOGIN_INSTAGRAM,
+    parser.add_argument("--login", choices=LOGIN_CHOICES, default="both",
                         help="Instagram Login accounts (graph.instagram.com), Facebook Login accounts "
                              "(graph.facebook.com, served under /facebook) or both, every second one Facebook")
     parser.add_argument("--facebook-app-secret", default=None,

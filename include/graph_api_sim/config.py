@@ -36,7 +36,7 @@ class SimConfig:
     publish_quota: int = 50
     app_secret: str | None = None  # None: derived from the seed
     # Which login each account uses: "instagram", "facebook" or "both" (every second account: Facebook).
-    login: str = catalog.LOGIN_INSTAGRAM
+    login: str = "both"
     facebook_app_secret: str | None = None  # the Facebook app's, for fb_exchange_token and its proofs
     usage_headers: bool = True
     # product type -> media metrics Meta refuses for it on this run (e.g. {"REELS": ["reels_skip_rate"]})

@@ -51,13 +51,14 @@ class SimulatorProcess:
     """Starts ``python -m graph_api_sim`` and wraps its control API in plain methods."""
 
     def __init__(self, accounts: int = 3, media_per_account: int = 120, seed: int = 7,
-                 container_finish_seconds: float = 0.5, calls_per_hour: int = 4800,
+                 container_finish_seconds: float = 0.5, calls_per_hour: int = 4800, login: str = "both",
                  extra_args: Sequence[str] = (), startup_timeout: float = STARTUP_TIMEOUT) -> None:
+        """:param login: ``instagram``, ``facebook`` or ``both`` (every second account uses Facebook Login)."""
         self.accounts_count = accounts
         self.args = [
             "--accounts", str(accounts), "--media-per-account", str(media_per_account), "--seed", str(seed),
             "--container-finish-seconds", str(container_finish_seconds), "--calls-per-hour", str(calls_per_hour),
-            *extra_args,
+            "--login", login, *extra_args,
         ]
         self.startup_timeout = startup_timeout
         self.port = 0
@@ -151,6 +152,13 @@ class SimulatorProcess:
 
     def accounts(self) -> list[dict[str, Any]]:
         return self._call("GET", "/accounts")
+
+    def facebook_extra(self) -> dict[str, str]:
+        """The ``instagram_graph`` connection extras that send Facebook Login calls (and the
+        Facebook app's exchanges) to this simulator, whatever login its accounts use."""
+        config = self.config()
+        return {"facebook_base_url": f"{self.base_url}/facebook", "facebook_app_id": config["facebook_app_id"],
+                "facebook_app_secret": config["facebook_app_secret"]}
 
     def facebook_user(self) -> dict[str, Any]:
         """The Facebook user of the Facebook Login accounts (its short-lived token, its Pages)."""

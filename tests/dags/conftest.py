@@ -3,6 +3,10 @@
 Each session gets its own AIRFLOW_HOME (SQLite metadata DB, migrated once, with the
 Graph API pool), pointed by environment connections at the test warehouse, the test
 Redis database and the session's simulator.
+
+The simulator here serves both logins (``--login both``: accounts 0 and 2 use Instagram
+Login, account 1 Facebook Login), so every sync DAG run loads accounts of both in the same
+run, and the tests about one account take it of each login in turn (``account``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,53 @@ class DagRun:
     output: str
 
 
+LOGINS = ("instagram", "facebook")
+
+
+@pytest.fixture(scope="session")
+def sim_server():
+    """The DAG tests' simulator: the session's world (same seed and size), both logins."""
+    from graph_api_sim.testing import SimulatorProcess
+
+    from ..conftest import SIM_SEED
+
+    with SimulatorProcess(accounts=3, media_per_account=120, seed=SIM_SEED, login="both") as server:
+        yield server
+
+
+def first_of(sim, login: str) -> dict:
+    return next(a for a in sim.accounts() if a["login"] == login)
+
+
+@pytest.fixture(params=LOGINS)
+def account(request, sim) -> dict:
+    """The first account of each login in turn: for what a login's road could change."""
+    return first_of(sim, request.param)
+
+
+@pytest.fixture
+def instagram_account(sim) -> dict:
+    """One Instagram Login account: for what no road changes (input refused before any call)."""
+    return first_of(sim, "instagram")
+
+
+@pytest.fixture
+def facebook_account(sim) -> dict:
+    """One Facebook Login account."""
+    return first_of(sim, "facebook")
+
+
+def secrets_of(sim) -> list[str]:
+    """Every token the simulator knows of (accounts, Page and Facebook user tokens) and both app secrets."""
+    config = sim.config()
+    found = [config["app_secret"], config["facebook_app_secret"]]
+    for account in sim.accounts():
+        found += [account["token"], *([account["user_token"]] if account.get("user_token") else [])]
+    if any(a["login"] == "facebook" for a in sim.accounts()):
+        found.append(sim.facebook_user()["long_lived_token"])
+    return found
+
+
 @pytest.fixture(scope="session")
 def airflow_env(tmp_path_factory, pg_dsn, redis_url, sim_server) -> dict[str, str]:
     home = tmp_path_factory.mktemp("airflow_home")
@@ -41,7 +92,7 @@ def airflow_env(tmp_path_factory, pg_dsn, redis_url, sim_server) -> dict[str, st
             {
                 "conn_type": "instagram_graph",
                 "host": sim_server.base_url,
-                "extra": {"retry_base_delay": 0.05, "calls_per_hour": 2000},
+                "extra": {"retry_base_delay": 0.05, "calls_per_hour": 2000, **sim_server.facebook_extra()},
             }
         ),
     }

@@ -32,6 +32,8 @@ from instagram_graph.publishing import (
 )
 from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS
 
+from .conftest import secrets_of
+
 IMG = "https://cdn.example.com/posts/sunset.jpg"
 VID = "https://cdn.example.com/posts/clip.mp4"
 PUBLISH_PATH = r"^/\d+/media_publish$"
@@ -39,14 +41,9 @@ DEFERRED = "[DAG TEST] running trigger in line"
 PUBLISH_TASK_RUNS = "[DAG TEST] running task <TaskInstance: instagram_publish.publish "  # attempts of that one task
 
 
-@pytest.fixture
-def account(sim) -> dict:
-    return sim.accounts()[0]
-
-
 def assert_no_token(output: str, sim) -> None:
-    for account in sim.accounts():
-        assert account["token"] not in output, f"the token of account {account['id']} reached a task log"
+    for secret in secrets_of(sim):
+        assert secret not in output, "a token or an app secret reached a task log"
 
 
 def publish(run_dag, env: dict[str, str] | None = None, **conf):
@@ -96,7 +93,8 @@ def test_each_kind_of_post_lands_exactly_once(run_dag, sim, warehouse, account, 
 
 
 @pytest.mark.slow
-def test_video_is_refused_before_the_run_and_before_any_call(run_dag, sim, warehouse, account):
+def test_video_is_refused_before_the_run_and_before_any_call(run_dag, sim, warehouse, instagram_account):
+    account = instagram_account
     sim.clear_requests()
     result = publish(run_dag, account_id=account["id"], media_type="VIDEO", media_url=VID, caption="A clip")
     assert result.returncode != 0
@@ -117,7 +115,7 @@ def test_a_spam_refusal_fails_the_run_at_once_and_pauses_no_account(run_dag, sim
     assert len(sim.requests(method="POST", path=PUBLISH_PATH)) == 1
     assert list(redis_client.scan_iter("ig:throttle:*")) == [], "a refusal pauses nothing"
 
-    other = sim.accounts()[1]
+    other = next(a for a in sim.accounts() if a["id"] != account["id"])
     again = publish(run_dag, account_id=other["id"], media_type="IMAGE", media_url=IMG, caption="Fine")
     assert again.returncode == 0, again.output[-4000:]
     assert len(sim.truth("published", account_id=other["id"])) == 1
@@ -346,8 +344,9 @@ def test_the_form_limits_are_the_limits_the_code_enforces(publish_dag):
     ids=["nul-in-caption"],
 )
 def test_bad_input_from_the_conf_is_refused_before_any_call_naming_the_field(
-    run_dag, sim, warehouse, account, fields, expected
+    run_dag, sim, warehouse, instagram_account, fields, expected
 ):
+    account = instagram_account
     sim.clear_requests()
     result = publish(run_dag, **{"account_id": account["id"], "media_type": "IMAGE", "media_url": IMG, **fields})
     assert result.returncode != 0

@@ -31,7 +31,8 @@ def fleet(fleet_sim, schema, warehouse, graph_connection, token_store):
     warehouse("DELETE FROM instagram.accounts")
     fleet_sim.register_accounts(TokenStore(conn_factory=lambda: psycopg2.connect(schema)))
     conn = json.loads(graph_connection()["AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT"])
-    conn["host"] = fleet_sim.base_url
+    conn["host"] = fleet_sim.base_url  # both logins: half the accounts are Facebook Login's
+    conn["extra"].update(fleet_sim.facebook_extra())
     return {"AIRFLOW_CONN_INSTAGRAM_GRAPH_DEFAULT": json.dumps(conn), "AIRFLOW__CORE__MAX_MAP_LENGTH": "10"}
 
 

@@ -19,6 +19,12 @@ FAST_RETRIES = {"retry_base_delay": 0.02, "retry_max_delay": 0.2, "max_inline_wa
                 "settle_seconds": 2.0}
 
 
+def sim_hosts(sim) -> dict[str, Any]:
+    """Settings that point both Graph API hosts (and the Facebook app) at the simulator: no
+    test may reach graph.facebook.com, whatever login its accounts use."""
+    return {"base_url": sim.base_url, **sim.facebook_extra()}
+
+
 def when_settled(step: Callable[[], Any], *, waits: int = 5) -> Any:
     """Run ``step`` (advancing a publish or DM job); after each unknown outcome wait the
     time it names and run it again, as the operators do after their deferral."""
@@ -40,7 +46,7 @@ def make_hook(sim, token_store, redis_client) -> Iterator[Callable[..., Instagra
     hooks: list[InstagramGraphHook] = []
 
     def build(calls_per_hour: int = 10_000, **overrides) -> InstagramGraphHook:
-        settings = GraphApiSettings(base_url=sim.base_url, calls_per_hour=calls_per_hour, **{**FAST_RETRIES, **overrides})
+        settings = GraphApiSettings(calls_per_hour=calls_per_hour, **{**sim_hosts(sim), **FAST_RETRIES, **overrides})
         hook = InstagramGraphHook(
             settings=settings,
             token_store=token_store,

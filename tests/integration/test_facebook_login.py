@@ -23,7 +23,7 @@ from instagram_graph.token_store import TokenStore
 
 @pytest.fixture(scope="module")
 def both_server():
-    with SimulatorProcess(accounts=4, media_per_account=20, seed=11, extra_args=["--login", "both"]) as server:
+    with SimulatorProcess(accounts=4, media_per_account=20, seed=11, login="both") as server:
         yield server
 
 

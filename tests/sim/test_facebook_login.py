@@ -24,7 +24,7 @@ PAGE_FIELDS = "id,name,access_token,instagram_business_account{id,username}"
 
 @pytest.fixture(scope="module")
 def both_server():
-    with SimulatorProcess(accounts=4, media_per_account=12, seed=11, extra_args=["--login", "both"]) as server:
+    with SimulatorProcess(accounts=4, media_per_account=12, seed=11, login="both") as server:
         yield server
 
 

@@ -244,6 +244,8 @@ def test_graph_api_connection_points_at_the_simulator_with_extras_the_form_knows
     assert set(extra) <= set(conn_type["conn-fields"]), "extras the connection form does not know"
     assert re.match(conn_type["conn-fields"]["api_version"]["schema"]["pattern"], extra["api_version"])
     assert extra["calls_per_hour"] > 0
+    facebook = urlsplit(extra["facebook_base_url"])  # the simulator serves graph.facebook.com under /facebook
+    assert (facebook.hostname, facebook.port, facebook.path) == ("graph-api-sim", _sim_port(services), "/facebook")
 
     conn = Connection(conn_id="instagram_graph_default", conn_type=stored["conn_type"], host=stored["host"],
                       extra=json.dumps(extra))

@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from instagram_graph.errors import reconnect_hint
 from instagram_graph.pool_check import GraphApiPoolMissing, require_graph_api_pool
-from instagram_graph.token_lifecycle import DEFAULT_REFRESH_WITHIN, accounts_due
+from instagram_graph.token_lifecycle import DEFAULT_REFRESH_WITHIN, accounts_due, facebook_users_due
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +85,18 @@ def tokens_due(expires_within_days: int | str = DEFAULT_REFRESH_WITHIN.days) -> 
     accounts = accounts_due(AccountRegistry(), timedelta(days=days))
     log.info("%d token(s) expire within %d days: %s", len(accounts), days, ", ".join(accounts) or "none")
     return accounts
+
+
+@task(task_id="facebook_users_due", pool="default_pool")
+def facebook_users_due_task(expires_within_days: int | str = DEFAULT_REFRESH_WITHIN.days) -> list[str]:
+    """Facebook users (Facebook Login) whose long-lived token expires within the given days.
+    Their accounts' Page tokens never expire; the user's token is renewed so that the user's
+    access can still be revoked and the Pages listed again. Reads the warehouse only."""
+    from instagram_graph.accounts import AccountRegistry
+
+    graph_api_pool_required()
+
+    days = int(expires_within_days)
+    users = facebook_users_due(AccountRegistry(), timedelta(days=days))
+    log.info("%d Facebook user token(s) expire within %d days: %s", len(users), days, ", ".join(users) or "none")
+    return users

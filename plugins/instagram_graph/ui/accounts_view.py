@@ -35,8 +35,7 @@ from instagram_graph.token_store import TokenStoreError
 log = logging.getLogger(__name__)
 
 GRAPH_CONN_ID = "instagram_graph_default"
-# How an account logs in. Every account today uses Instagram Login; a Facebook Login
-# flavour (accounts reached through a Facebook Page) would fill this column from its row.
+# How the account is reached: "instagram" (Instagram Login) or "facebook" (Facebook Login, through its Page).
 INSTAGRAM_LOGIN = "instagram"
 
 # The parts of the page that can be unavailable on their own.
@@ -186,7 +185,7 @@ def _row(info: AccountTokenInfo, state: LimiterState | None, histories: Mapping[
     return AccountRow(
         account_id=info.account_id,
         username=info.username,
-        flavour=getattr(info, "flavour", None) or INSTAGRAM_LOGIN,
+        flavour=info.login or INSTAGRAM_LOGIN,
         enabled=info.enabled,
         token_status=info.status,
         token_expires_at=info.expires_at,
