@@ -23,6 +23,8 @@ _SECRET_PARAM = re.compile(r"((?:access_token|appsecret_proof|client_secret)=)[^
 
 # How a user puts a new token in place; the one spelling of it in the project.
 RECONNECT_COMMAND = "instagram-graph accounts add {account} < token-file"
+# Facebook Login accounts get their Page token again from their Facebook user's login.
+REDISCOVER = "(a Facebook Login account: `instagram-graph accounts discover < user-token-file`)"
 
 
 def redact(text: str) -> str:
@@ -31,8 +33,9 @@ def redact(text: str) -> str:
 
 
 def reconnect_hint(account: str | None) -> str:
-    """The command that reconnects ``account`` (a new long-lived token from stdin)."""
-    return RECONNECT_COMMAND.format(account=account or "ACCOUNT_ID")
+    """The command that reconnects ``account`` (a new long-lived token from stdin), and the one
+    for a Facebook Login account."""
+    return f"{RECONNECT_COMMAND.format(account=account or 'ACCOUNT_ID')} {REDISCOVER}"
 
 
 # --- the hierarchy ----------------------------------------------------------------------

@@ -73,7 +73,8 @@ def test_the_four_sync_dags_succeed_under_the_scheduler(api, deploy_sim, deploy_
         calls = deploy_sim.requests(account_id=account["id"])
         assert calls and all(call["status"] < 500 for call in calls), account["id"]
         paths = {call["resolved_path"] for call in calls}
-        assert f"/{account['id']}/media" in paths and f"/{account['id']}/conversations" in paths
+        inbox = account.get("page_id") or account["id"]  # Facebook Login: the Page's inbox
+        assert f"/{account['id']}/media" in paths and f"/{inbox}/conversations" in paths
 
 
 def test_a_publish_defers_to_the_triggerer_and_resumes(api, deploy_sim, deploy_warehouse) -> None:

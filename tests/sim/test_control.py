@@ -94,12 +94,12 @@ def _without_times(value):
 def test_same_seed_same_data_and_another_seed_differs(sim_server):
     sim_server.reset()
     here = _snapshot(sim_server)
-    with SimulatorProcess(accounts=3, media_per_account=120, seed=7) as twin:
+    with SimulatorProcess(accounts=3, media_per_account=120, seed=7, login="instagram") as twin:
         there = _snapshot(twin)
     if here["anchor"] != there["anchor"]:  # the two runs straddle an hour (or midnight) UTC
         here, there = _without_times(here), _without_times(there)
     assert here == there
-    with SimulatorProcess(accounts=3, media_per_account=120, seed=8) as other:
+    with SimulatorProcess(accounts=3, media_per_account=120, seed=8, login="instagram") as other:
         different = _snapshot(other)
     assert {a["id"] for a in different["accounts"]}.isdisjoint({a["id"] for a in here["accounts"]})
     assert different["media"] != here["media"]
