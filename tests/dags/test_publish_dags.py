@@ -32,7 +32,7 @@ from instagram_graph.publishing import (
 )
 from instagram_graph.validation import INSTAGRAM_ID_MAX_DIGITS
 
-from .conftest import secrets_of
+from .conftest import first_of, secrets_of
 
 IMG = "https://cdn.example.com/posts/sunset.jpg"
 VID = "https://cdn.example.com/posts/clip.mp4"
@@ -57,22 +57,28 @@ def jobs(warehouse) -> list[tuple]:
     )
 
 
+IMAGE_POST = ({"media_type": "IMAGE", "media_url": IMG, "caption": "Sunset #beach", "alt_text": "An orange sunset"},
+              "FEED", "IMAGE", 1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("conf", "product_type", "media_type", "waits"),
+    ("login", "conf", "product_type", "media_type", "waits"),
     [
-        ({"media_type": "IMAGE", "media_url": IMG, "caption": "Sunset #beach", "alt_text": "An orange sunset"},
-         "FEED", "IMAGE", 1),
-        ({"media_type": "REELS", "media_url": VID, "caption": "A reel #reels", "share_to_feed": False,
-          "thumb_offset": 1500, "audio_name": "Theme", "user_tags": [{"username": "jane.doe"}],
-          "location_id": "110843418940484"}, "REELS", "VIDEO", 1),
-        ({"media_type": "CAROUSEL", "children": [IMG, VID, IMG], "caption": "Three slides"}, "FEED",
+        ("instagram", *IMAGE_POST),
+        ("instagram", {"media_type": "REELS", "media_url": VID, "caption": "A reel #reels", "share_to_feed": False,
+                       "thumb_offset": 1500, "audio_name": "Theme", "user_tags": [{"username": "jane.doe"}],
+                       "location_id": "110843418940484"}, "REELS", "VIDEO", 1),
+        ("instagram", {"media_type": "CAROUSEL", "children": [IMG, VID, IMG], "caption": "Three slides"}, "FEED",
          "CAROUSEL_ALBUM", 2),
+        # Facebook Login: the same container calls on graph.facebook.com; one kind stands for all.
+        ("facebook", *IMAGE_POST),
     ],
     # A story (only the required fields) is published from the UI form by tests/deploy.
-    ids=["image", "reel", "carousel"],
+    ids=["image", "reel", "carousel", "facebook-image"],
 )
-def test_each_kind_of_post_lands_exactly_once(run_dag, sim, warehouse, account, conf, product_type, media_type, waits):
+def test_each_kind_of_post_lands_exactly_once(run_dag, sim, warehouse, login, conf, product_type, media_type, waits):
+    account = first_of(sim, login)
     sim.clear_requests()
     result = publish(run_dag, account_id=account["id"], **conf)
     assert result.returncode == 0, result.output[-4000:]

@@ -108,10 +108,22 @@ def report_failure(context: dict[str, Any]) -> None:
 # Task arguments for every Graph API task. DAGs pass them as ``default_args`` too: a
 # mapped operator (``.partial().expand()``) takes pool and retries from the DAG and its
 # partial() arguments, never from defaults set inside ``__init__``.
+def _first_retry_delay() -> timedelta:
+    """The wait before a Graph API task's first retry (doubled per retry): 60 s, or what the
+    deployment sets in ``[instagram] task_retry_delay_seconds``
+    (``AIRFLOW__INSTAGRAM__TASK_RETRY_DELAY_SECONDS``)."""
+    from airflow.configuration import conf
+
+    seconds = conf.getint("instagram", "task_retry_delay_seconds", fallback=60)
+    if seconds < 0:
+        raise ValueError(f"[instagram] task_retry_delay_seconds is {seconds}: give a number of seconds >= 0")
+    return timedelta(seconds=seconds)
+
+
 GRAPH_TASK_DEFAULTS: dict[str, Any] = {
     "pool": GRAPH_API_POOL,
     "retries": DEFAULT_RETRIES,
-    "retry_delay": timedelta(minutes=1),
+    "retry_delay": _first_retry_delay(),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
     "on_failure_callback": report_failure,
