@@ -130,6 +130,10 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # first task (imports, an SSL context): 32 (the default) is more than a machine of a few
         # cores runs at once. Graph API tasks are bounded by their pool (8 slots) anyway.
         "AIRFLOW__CORE__PARALLELISM": "16",
+        # Plugins load when each process starts, so the scheduler (whose forked workers fork the
+        # task processes) and the dag-processor (which forks a parser per file) have imported the
+        # project's modules once, not once per task instance and per parse (instagram_graph/preload.py).
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.dsn(settings.metadata_db).replace(
             "postgresql://", "postgresql+psycopg2://", 1
         ),
@@ -437,6 +441,9 @@ def start(settings: Settings) -> dict[str, str]:
         api_server = [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(settings.api_port)]
         _spawn(settings, env, "api-server", api_server)
         _wait_http(f"{settings.base_url}/api/v2/monitor/health", UI_WAIT_SECONDS, "The api-server", settings)
+        # The Execution API builds its versioned routes on its first request (some 4 CPU-seconds):
+        # one request now, so the first task instance does not wait for it.
+        _wait_http(f"{settings.base_url}/execution/health", UI_WAIT_SECONDS, "The Execution API", settings)
         for component in ("scheduler", "dag-processor", "triggerer"):
             _spawn(settings, env, component, [AIRFLOW, component])
         if settings.executor == "celery":

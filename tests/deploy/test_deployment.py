@@ -40,6 +40,9 @@ def test_make_airflow_answers_and_reruns_change_nothing(deployment, api, capsys)
     connections = {c["connection_id"] for c in api.call("GET", "/connections")["connections"]}
     assert {"instagram_graph_default", "instagram_warehouse", "instagram_redis"} <= connections
     assert api.call("GET", "/pools/instagram_graph_api")["slots"] == deployment.pool_slots
+    # The Execution API builds its routes on its first request: make airflow asks it first.
+    execution_requests = re.findall(r"path=(/execution/\S*)", (deployment.log_dir / "api-server.log").read_text())
+    assert execution_requests and execution_requests[0] == "/execution/health"
     print(f"make airflow to a UI that answers: {deployment.startup_seconds:.0f} s")
 
 
