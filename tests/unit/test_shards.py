@@ -9,8 +9,8 @@ from instagram_graph.shards import Shard, plan, shard_from_arg, shard_size
 
 @pytest.mark.parametrize(
     ("accounts", "size", "tasks"),
-    [(1, 1, 1), (16, 1, 16), (17, 512, 1), (100, 512, 1), (1_000, 512, 2), (1_024, 512, 2), (16_384, 512, 32),
-     (10_000, 512, 20), (100_000, 4096, 25)],
+    [(1, 1, 1), (16, 1, 16), (17, 1024, 1), (100, 1024, 1), (1_000, 1024, 1), (1_025, 1024, 2),
+     (32_768, 1024, 32), (32_769, 2048, 17), (10_000, 1024, 10), (100_000, 4096, 25)],
 )
 def test_automatic_shards_one_task_per_account_when_few_and_a_few_dozen_big_shards_at_most(
     accounts, size, tasks

@@ -55,7 +55,7 @@ class InstagramShardSyncOperator(InstagramBaseOperator):
     :param options: stream settings such as ``lookback_days`` (see each stream).
     :param call_budget: at most this many Graph API calls per account and run.
     :param threads: accounts synced at once (I/O-bound calls: a thread mostly waits for Meta);
-        default 32, 64 for conversations (see :func:`~instagram_graph.sync.fleet.default_threads`).
+        default 32, 128 for conversations (see :func:`~instagram_graph.sync.fleet.default_threads`).
     :param connections: warehouse connections the threads share (one per open transaction).
     """
 
