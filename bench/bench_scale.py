@@ -168,6 +168,9 @@ class Figures:
     errors: dict[str, int] = field(default_factory=dict)  # the others, by HTTP status
     rows: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # The end of the runs' data interval: the direct run reads the same windows (comments of
+    # media of the last 7 days from there), or a media crossing the edge meanwhile differs.
+    interval_end: datetime | None = None
 
     @property
     def row_total(self) -> int:
@@ -240,7 +243,10 @@ def run_deployment(settings: Any, accounts_per_task: int, road: str, timeout: fl
             if dag_id not in states and (state := api.run(dag_id, run_id)["state"]) in ("success", "failed"):
                 states[dag_id] = state
     spent = meter.stop()
-    ends = [api.run(dag_id, run_id).get("end_date") for dag_id, run_id in runs.items()]
+    finished = [api.run(dag_id, run_id) for dag_id, run_id in runs.items()]
+    ends = [run.get("end_date") for run in finished]
+    interval_ends = [run["data_interval_end"] for run in finished if run.get("data_interval_end")]
+    figures.interval_end = datetime.fromisoformat(max(interval_ends)) if interval_ends else triggered_at
     if all(ends):  # the runs' own end, not the end of the poll that saw it
         figures.wall = max((datetime.fromisoformat(end) - triggered_at).total_seconds() for end in ends)
     else:
@@ -258,8 +264,9 @@ def run_deployment(settings: Any, accounts_per_task: int, road: str, timeout: fl
     return figures
 
 
-def run_direct(settings: Any, threads: int | None) -> Figures:
-    """The same streams for the same accounts, in this process, into a fresh warehouse."""
+def run_direct(settings: Any, threads: int | None, interval_end: datetime | None = None) -> Figures:
+    """The same streams for the same accounts, in this process, into a fresh warehouse, for
+    the hour up to ``interval_end`` (default: now)."""
     figures = Figures(settings.accounts, f"direct, {threads or 'default'} threads")
     local_airflow.ensure_database(DIRECT_DB, fresh=True)
     dsn = settings.dsn(DIRECT_DB)
@@ -281,7 +288,7 @@ def run_direct(settings: Any, threads: int | None) -> Figures:
         settings=GraphApiSettings(base_url=settings.sim_url, calls_per_hour=CALLS_PER_HOUR, **sim.facebook_extra()),
         token_store=store, redis_client=client,
     )
-    now = datetime.now(UTC)
+    now = interval_end or datetime.now(UTC)
     sim.clear_requests()
     # As Airflow's LocalExecutor does before forking task processes: what is loaded so far
     # stays out of the garbage collector's full passes.
@@ -329,7 +336,7 @@ def measure(accounts: int, roads: list[tuple[str, int]], args: argparse.Namespac
                 if direct is None:
                     # Airflow stops first: its idle loops must not count as sync work.
                     local_airflow.stop(settings, quiet=True, keep=("simulator",))
-                    direct = run_direct(settings, args.threads)
+                    direct = run_direct(settings, args.threads, deployed.interval_end)
                     print(f"    {line(direct, None)}", flush=True)
             finally:
                 local_airflow.stop(settings, quiet=True)

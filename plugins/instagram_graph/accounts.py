@@ -17,6 +17,7 @@ from instagram_graph.token_store import TokenStore, TokenStoreError
 _DISABLE = "UPDATE instagram.accounts SET enabled = false, disabled_reason = %s WHERE account_id = %s"
 _ENABLE = "UPDATE instagram.accounts SET enabled = true, disabled_reason = NULL WHERE account_id = %s"
 _ENABLED_ACCOUNTS = "SELECT account_id FROM instagram.accounts WHERE enabled ORDER BY account_id"
+_ACCOUNT_IDS = "SELECT account_id FROM instagram.accounts ORDER BY account_id"
 _LIST_ACCOUNTS = """
 SELECT a.account_id, a.username, a.enabled, a.disabled_reason, a.login, a.page_id,
        t.account_id IS NOT NULL AS has_token, t.expires_at, t.status, t.last_error,
@@ -132,6 +133,12 @@ class AccountRegistry:
         with self.token_store.transaction() as cur:
             cur.execute(_ENABLE, (account_id,))
             _require_account(cur, account_id)
+
+    def account_ids(self) -> list[str]:
+        """Ids of every registered account, enabled or not: no token is read or decrypted."""
+        with self.token_store.transaction() as cur:
+            cur.execute(_ACCOUNT_IDS)
+            return [account_id for (account_id,) in cur.fetchall()]
 
     def enabled_accounts(self) -> list[str]:
         """Ids of the enabled accounts, sorted: what scheduled syncs map over."""

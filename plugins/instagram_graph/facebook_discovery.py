@@ -68,7 +68,7 @@ def discover(hook: Any, store: Any, user_token: str, *, dry_run: bool = False, n
         token, expires_at = new_token(hook.exchange_user_token(user_token), issued_at, "the user token's exchange")
     me = hook.get_facebook_user(token)
     user_id, user_name = str(me["id"]), me.get("name")
-    known = {info.account_id for info in AccountRegistry(store).list_accounts()}
+    known = set(AccountRegistry(store).account_ids())  # ids only: no token is decrypted
     pages = list(hook.iter_pages(user_id, token))  # every page before any write: a failure writes nothing
     if not dry_run:
         store.put_facebook_user(user_id, token, expires_at=expires_at, issued_at=issued_at, name=user_name)

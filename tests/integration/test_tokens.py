@@ -347,6 +347,7 @@ def test_disable_enable_and_enabled_accounts(store):
 
     accounts.disable(ACCOUNT, "client paused the contract")
     assert accounts.enabled_accounts() == [OTHER_ACCOUNT]
+    assert accounts.account_ids() == [ACCOUNT, OTHER_ACCOUNT]  # disabled accounts are registered too
     info = next(info for info in accounts.list_accounts() if info.account_id == ACCOUNT)
     assert (info.enabled, info.disabled_reason) == (False, "client paused the contract")
 
