@@ -38,6 +38,13 @@ BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")
 ADMIN_DSN = os.environ.get("INSTAGRAM_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 POOL = ("instagram_graph_api", "8", "Instagram Graph API calls (every Graph API task takes a slot)")
+
+
+def default_pool_slots() -> int:
+    """Graph API tasks at once on this machine: two per core, 4 to 8. A shard task keeps about
+    half a core busy; more of them than that only compete. On 2 cores, 10,000 accounts' runs
+    cost 842 CPU-s in 8.1 min with 4 slots, 999 CPU-s in 9.5 min with 8 (bench_scale)."""
+    return min(8, max(4, 2 * (os.cpu_count() or 2)))
 UI_WAIT_SECONDS = 180
 SHOWN_ACCOUNTS = 20  # accounts listed at start; the rest are counted
 
@@ -60,7 +67,7 @@ class Settings:
     accounts: int = 3
     media_per_account: int = 200
     calls_per_hour: int = 4800
-    pool_slots: int = 8
+    pool_slots: int = field(default_factory=default_pool_slots)
     sim_args: list[str] = field(default_factory=list)
     graph_extra: dict[str, object] = field(default_factory=dict)  # more instagram_graph connection extras
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -128,7 +135,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": executor,
         # The LocalExecutor forks this many workers at once, and each pays start-up costs on its
         # first task (imports, an SSL context): 32 (the default) is more than a machine of a few
-        # cores runs at once. Graph API tasks are bounded by their pool (8 slots) anyway.
+        # cores runs at once. Graph API tasks are bounded by their pool (4 to 8 slots) anyway.
         "AIRFLOW__CORE__PARALLELISM": "16",
         # Plugins load when each process starts, so the scheduler (whose forked workers fork the
         # task processes) and the dag-processor (which forks a parser per file) have imported the

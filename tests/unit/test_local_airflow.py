@@ -40,3 +40,10 @@ def test_a_recycled_pid_is_never_taken_for_ours(tmp_path) -> None:
     (settings.pid_dir / "scheduler.pid").write_text('{"pid": 1, "started": "not-its-start-time", "command": []}')
     assert local_airflow.running(settings) == {}
     assert local_airflow.stop(settings, quiet=True) == []
+
+
+def test_pool_slots_are_two_per_core_from_4_to_8(monkeypatch, tmp_path) -> None:
+    for cores, slots in ((None, 4), (1, 4), (2, 4), (3, 6), (4, 8), (64, 8)):
+        monkeypatch.setattr(local_airflow.os, "cpu_count", lambda cores=cores: cores)
+        assert local_airflow.default_pool_slots() == slots
+        assert local_airflow.Settings(state_dir=tmp_path).pool_slots == slots
